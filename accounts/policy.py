@@ -1,0 +1,258 @@
+"""The permission policy: the one place that answers every access question.
+
+Folder levels cascade down the tree (DESIGN.md "Folder sharing"). A user's grants are
+loaded once per request (two small queries), collapsed to the minimal set of granted
+subtree roots, and turned into either a level for one folder or an array-overlap filter
+on `ancestors` for lists. Invisible objects are reported as absent, never as forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from accounts.models import FolderGroupGrant, FolderUserGrant, Role, UserStatus
+
+if TYPE_CHECKING:
+    from assets.models import Asset, Folder
+
+
+class Level(IntEnum):
+    NONE = 0
+    VIEW = 1
+    CONTRIBUTE = 2
+    EDIT = 3
+    MANAGE = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def codename(self) -> str:
+        return f"{self.name.lower()}_folder"
+
+    @classmethod
+    def from_codename(cls, codename: str) -> Level:
+        return cls[codename.removesuffix("_folder").upper()]
+
+    @classmethod
+    def from_label(cls, label: str) -> Level:
+        return cls[label.upper()]
+
+
+ADMIN_ROLES = frozenset(
+    {Role.MASTER_ADMIN, Role.ADMIN, Role.TECHNICAL_ADMIN, Role.MEDIA_LIBRARY_ADMIN}
+)
+LIBRARY_ROLES = ADMIN_ROLES | {Role.MEDIA_LIBRARY_USER}
+USER_MANAGER_ROLES = frozenset({Role.MASTER_ADMIN, Role.ADMIN})
+REPORT_ROLES = ADMIN_ROLES | {Role.REPORTS, Role.BILLING}
+
+
+def _active(user) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.status != UserStatus.INACTIVE
+    )
+
+
+def is_admin_role(user) -> bool:
+    """Admin roles access, share and manage every folder and asset."""
+    return _active(user) and user.role in ADMIN_ROLES
+
+
+def can_use_library(user) -> bool:
+    return _active(user) and user.role in LIBRARY_ROLES
+
+
+def can_manage_users(user) -> bool:
+    return _active(user) and user.role in USER_MANAGER_ROLES
+
+
+def can_change_preferences(user) -> bool:
+    return _active(user) and user.role == Role.MASTER_ADMIN
+
+
+def can_see_reports(user) -> bool:
+    return _active(user) and user.role in REPORT_ROLES
+
+
+def can_moderate_somewhere(user) -> bool:
+    return is_admin_role(user) or (
+        can_use_library(user) and user.role == Role.MEDIA_LIBRARY_USER and user.can_moderate_assets
+    )
+
+
+def can_create_top_level_folder(user) -> bool:
+    return is_admin_role(user)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    folder_id: int
+    ancestor_ids: tuple[int, ...]
+    level: Level
+
+
+class FolderAccess:
+    """One user's folder access, computed once per request."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self.is_admin = is_admin_role(user)
+        self._grants: list[_Grant] | None = None
+
+    # -- loading -----------------------------------------------------------------------
+    @property
+    def grants(self) -> list[_Grant]:
+        if self._grants is None:
+            self._grants = self._load_grants() if can_use_library(self.user) else []
+        return self._grants
+
+    def _load_grants(self) -> list[_Grant]:
+        fields = (
+            "content_object_id",
+            "content_object__ancestor_ids",
+            "permission__codename",
+        )
+        rows = list(FolderUserGrant.objects.filter(user=self.user).values_list(*fields))
+        rows += FolderGroupGrant.objects.filter(group__user=self.user).values_list(*fields)
+        return [
+            _Grant(folder_id, tuple(ancestors), Level.from_codename(codename))
+            for folder_id, ancestors, codename in rows
+        ]
+
+    # -- single objects ----------------------------------------------------------------
+    def folder_level(self, folder: Folder) -> Level:
+        if self.is_admin:
+            return Level.MANAGE
+        chain = set(folder.ancestor_ids)
+        levels = [g.level for g in self.grants if g.folder_id in chain]
+        return max(levels, default=Level.NONE)
+
+    def asset_level(self, asset: Asset) -> Level:
+        if self.is_admin:
+            return Level.MANAGE
+        chain = set(asset.ancestors)
+        levels = [g.level for g in self.grants if g.folder_id in chain]
+        return max(levels, default=Level.NONE)
+
+    # -- lists -------------------------------------------------------------------------
+    def root_ids(self, minimum: Level = Level.VIEW) -> list[int]:
+        """The minimal set of granted subtree roots at `minimum` or higher."""
+        granted = {g.folder_id: g for g in self.grants if g.level >= minimum}
+        roots = [
+            g.folder_id
+            for g in granted.values()
+            if not any(a in granted for a in g.ancestor_ids if a != g.folder_id)
+        ]
+        return sorted(roots)
+
+    def filter_assets(self, queryset: QuerySet, minimum: Level = Level.VIEW) -> QuerySet:
+        if self.is_admin:
+            return queryset
+        roots = self.root_ids(minimum)
+        if not roots:
+            return queryset.none()
+        return queryset.filter(ancestors__overlap=roots)
+
+    def filter_folders(self, queryset: QuerySet, minimum: Level = Level.VIEW) -> QuerySet:
+        if self.is_admin:
+            return queryset
+        roots = self.root_ids(minimum)
+        if not roots:
+            return queryset.none()
+        return queryset.filter(ancestor_ids__overlap=roots)
+
+    def top_folder_ids(self) -> list[int] | None:
+        """Folders shown at the library's top level: None means the real roots (admins)."""
+        return None if self.is_admin else self.root_ids()
+
+
+def access_for(user) -> FolderAccess:
+    """The cached FolderAccess of this user object (request.user lives one request)."""
+    cached = getattr(user, "_dam_folder_access", None)
+    if cached is None:
+        cached = FolderAccess(user)
+        if user is not None:
+            user._dam_folder_access = cached
+    return cached
+
+
+def reset_access_cache(user) -> None:
+    if hasattr(user, "_dam_folder_access"):
+        del user._dam_folder_access
+
+
+# -- the questions views and the API ask ---------------------------------------------
+def get_folder_or_404(user, folder_id, minimum: Level = Level.VIEW) -> Folder:
+    """A folder the user may see at `minimum`; absent and invisible look the same."""
+    from assets.models import Folder
+
+    folder = Folder.objects.filter(pk=folder_id).first() if _is_int(folder_id) else None
+    if folder is None:
+        raise Http404("No such folder.")
+    level = access_for(user).folder_level(folder)
+    if level == Level.NONE:
+        raise Http404("No such folder.")
+    if level < minimum:
+        raise PermissionDeniedForLevel(minimum, level)
+    return folder
+
+
+def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None) -> Asset:
+    from assets.models import Asset
+
+    qs = queryset if queryset is not None else Asset.objects.select_related("folder")
+    asset = qs.filter(pk=asset_id).first() if _is_int(asset_id) else None
+    if asset is None:
+        raise Http404("No such asset.")
+    level = access_for(user).asset_level(asset)
+    if level == Level.NONE:
+        raise Http404("No such asset.")
+    if level < minimum:
+        raise PermissionDeniedForLevel(minimum, level)
+    return asset
+
+
+def visible_assets(user, queryset=None, minimum: Level = Level.VIEW) -> QuerySet:
+    from assets.models import Asset
+
+    qs = queryset if queryset is not None else Asset.objects.all()
+    if not can_use_library(user):
+        return qs.none()
+    return access_for(user).filter_assets(qs, minimum)
+
+
+def visible_folders(user, queryset=None, minimum: Level = Level.VIEW) -> QuerySet:
+    from assets.models import Folder
+
+    qs = queryset if queryset is not None else Folder.objects.all()
+    if not can_use_library(user):
+        return qs.none()
+    return access_for(user).filter_folders(qs, minimum)
+
+
+class PermissionDeniedForLevel(PermissionDenied):
+    """Visible but not allowed: the caller shows 403 with a clear reason."""
+
+    def __init__(self, needed: Level, have: Level) -> None:
+        self.needed = needed
+        self.have = have
+        super().__init__(
+            f"This needs {needed.label} access to the folder; you have {have.label} access."
+        )
+
+
+def _is_int(value) -> bool:
+    try:
+        return 0 < int(value) < 2**63
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+
+class Folder(models.Model):
+    """A node of the library tree; `ancestor_ids` runs from the root to this folder."""
+
+    name = models.CharField(max_length=255)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.TextField(db_index=True, help_text='Materialized path, e.g. "/Marketing/Spring".')
+    ancestor_ids = ArrayField(models.BigIntegerField(), default=list)
+    depth = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["path"]
+        default_permissions = ()
+        permissions = [
+            ("view_folder", "View the folder"),
+            ("contribute_folder", "Contribute to the folder"),
+            ("edit_folder", "Edit in the folder"),
+            ("manage_folder", "Manage the folder"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="folder_name_unique_in_parent"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(parent__isnull=True),
+                name="folder_name_unique_at_top",
+            ),
+        ]
+        indexes = [GinIndex(fields=["ancestor_ids"], name="folder_ancestors_gin")]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class AssetType(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+    RAW = "raw", "Raw"
+
+
+class AccessMode(models.TextChoices):
+    PUBLIC = "public", "Public"
+    RESTRICTED = "restricted", "Restricted"
+
+
+class ModerationStatus(models.TextChoices):
+    NOT_MODERATED = "not_moderated", "Not moderated"
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ProcessingStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Asset(models.Model):
+    public_id = models.CharField(max_length=255, unique=True)
+    display_name = models.CharField(max_length=255)
+    folder = models.ForeignKey(Folder, on_delete=models.PROTECT, related_name="assets")
+    # The folder and all its ancestors: the policy filters lists with `ancestors && roots`.
+    ancestors = ArrayField(models.BigIntegerField(), default=list)
+    type = models.CharField(max_length=16, choices=AssetType.choices, db_index=True)
+    format = models.CharField(max_length=16, db_index=True)
+    mime_type = models.CharField(max_length=100)
+    original_filename = models.CharField(max_length=255)
+    bytes = models.BigIntegerField(default=0)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    access_mode = models.CharField(
+        max_length=16,
+        choices=AccessMode.choices,
+        default=AccessMode.PUBLIC,
+        db_index=True,
+    )
+    moderation_status = models.CharField(
+        max_length=16,
+        choices=ModerationStatus.choices,
+        default=ModerationStatus.NOT_MODERATED,
+        db_index=True,
+    )
+    processing_status = models.CharField(
+        max_length=16,
+        choices=ProcessingStatus.choices,
+        default=ProcessingStatus.PROCESSING,
+    )
+    processing_error = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="uploaded_assets",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            GinIndex(fields=["ancestors"], name="asset_ancestors_gin"),
+            GinIndex(fields=["tags"], name="asset_tags_gin"),
+            GinIndex(fields=["metadata"], name="asset_metadata_gin"),
+            models.Index(fields=["folder", "-created_at"], name="asset_folder_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def current_version(self) -> AssetVersion | None:
+        return self.versions.filter(number=self.version).first()
+
+
+class AssetVersion(models.Model):
+    """One file revision. `blob_name` is the content-addressed original in storage."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    blob_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    bytes = models.BigIntegerField()
+    format = models.CharField(max_length=16)
+    mime_type = models.CharField(max_length=100)
+    original_filename = models.CharField(max_length=255)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "number"], name="asset_version_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} v{self.number}"
+
+
+class Rendition(models.Model):
+    """A derived file for one version and one spec; made once (get-or-create)."""
+
+    version = models.ForeignKey(AssetVersion, on_delete=models.CASCADE, related_name="renditions")
+    spec = models.CharField(max_length=100)
+    file_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "spec"], name="rendition_unique_per_spec")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.spec}"

@@ -1,0 +1,38 @@
+"""File responses shared by the pages and the API (permission checks happen before)."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404
+from django.utils.http import http_date
+
+from assets.models import Asset, Rendition
+from dam.storage import open_blob
+
+
+def original_response(asset: Asset) -> FileResponse:
+    version = asset.current_version
+    if version is None:
+        raise Http404("No such file.")
+    response = FileResponse(
+        open_blob(version.blob_name),
+        as_attachment=True,
+        filename=version.original_filename,
+        content_type=version.mime_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def rendition_response(asset: Asset, spec: str) -> FileResponse:
+    rendition = (
+        Rendition.objects.filter(version__asset=asset, version__number=asset.version, spec=spec)
+        .only("file_name", "created_at")
+        .first()
+    )
+    if rendition is None:
+        raise Http404("Not rendered yet.")
+    response = FileResponse(open_blob(rendition.file_name), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Last-Modified"] = http_date(rendition.created_at.timestamp())
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

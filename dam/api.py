@@ -1,0 +1,104 @@
+"""The JSON API under /api/v1/ (contract: shared API.md)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.api import router as accounts_router
+from accounts.auth import api_auth
+from accounts.policy import PermissionDeniedForLevel
+from assets.api import router as assets_router
+from assets.services import ServiceError
+from dam.errors import CODES, error_body
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="DAM API",
+    version="1",
+    description="Digital asset management: folders, assets, search, sharing, delivery.",
+    auth=api_auth,
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _respond(request, status: int, detail: str, code: str | None = None, errors=None):
+    return api.create_response(request, error_body(status, detail, code, errors), status=status)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return _respond(request, 401, "Authentication credentials were missing or invalid.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    detail = str(exc)
+    if exc.status_code == 403 and "CSRF" in detail:
+        return _respond(
+            request,
+            403,
+            "CSRF check failed; reload the page and try again.",
+            "csrf_failed",
+        )
+    return _respond(request, exc.status_code, detail, CODES.get(exc.status_code))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _respond(request, 404, "Not found.")
+
+
+@api.exception_handler(PermissionDeniedForLevel)
+def _forbidden_level(request, exc: PermissionDeniedForLevel):
+    return _respond(request, 403, str(exc))
+
+
+@api.exception_handler(ServiceError)
+def _service_error(request, exc: ServiceError):
+    errors = {exc.field or "non_field_errors": [exc.message]} if exc.status == 422 else None
+    return _respond(request, exc.status, exc.message, exc.code, errors)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    errors: dict[str, list[str]] = {}
+    malformed = False
+    for err in exc.errors:
+        if err.get("type") in ("json_invalid", "missing_body") or "JSON" in str(err.get("msg", "")):
+            malformed = True
+        loc = [str(part) for part in err.get("loc", ())]
+        # ("body", "payload", "name") -> "name"; ("query", "page") -> "page"
+        if loc and loc[0] in (
+            "body",
+            "query",
+            "path",
+            "form",
+            "file",
+            "header",
+            "cookie",
+        ):
+            loc = loc[1:]
+            if len(loc) > 1 and loc[0] in ("payload", "data", "body"):
+                loc = loc[1:]
+        field = ".".join(loc) or "non_field_errors"
+        errors.setdefault(field, []).append(str(err.get("msg", "Invalid value.")))
+    if malformed:
+        return _respond(request, 400, "The request body is not valid JSON.", "malformed")
+    return _respond(request, 422, "The request has invalid fields.", "validation_error", errors)
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc):
+    log.exception("API error on %s %s", request.method, request.path)
+    return _respond(request, 500, "Something went wrong on our side; it has been logged.")
+
+
+api.add_router("", accounts_router)
+api.add_router("", assets_router)

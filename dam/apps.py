@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DamConfig(AppConfig):
+    name = "dam"
+    verbose_name = "DAM core"

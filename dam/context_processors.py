@@ -1,0 +1,26 @@
+from django.urls import reverse
+
+from accounts import policy
+
+
+def navigation(request):
+    """The left navigation, each entry only for roles that may use it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    if policy.can_use_library(user):
+        items.append(("library", "Media Library", reverse("assets:library")))
+        items.append(("collections", "Collections", reverse("collections")))
+    if policy.can_moderate_somewhere(user):
+        items.append(("moderation", "Moderation", reverse("moderation")))
+    if policy.can_see_reports(user):
+        items.append(("reports", "Reports", reverse("reports")))
+    if policy.can_manage_users(user):
+        items.append(("settings", "Settings", reverse("settings")))
+    path = request.path
+    section = "library" if path.startswith(("/library/", "/assets/")) else None
+    for key, _label, url in items:
+        if section is None and path.startswith(url):
+            section = key
+    return {"nav_items": items, "nav_active": section}

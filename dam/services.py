@@ -1,0 +1,29 @@
+"""Cross-cutting writes: the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from dam.models import AuditEvent
+from dam.request_context import client_ip
+
+
+def audit_record(
+    *,
+    actor: Any | None,
+    verb: str,
+    obj: models.Model | None = None,
+    data: dict | None = None,
+) -> AuditEvent:
+    """Record one audited action; called inside the service's transaction."""
+    actor_id = getattr(actor, "pk", None) if actor is not None else None
+    return AuditEvent.objects.create(
+        actor_id=actor_id,
+        verb=verb,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        data=data or {},
+        ip=client_ip.get(),
+    )

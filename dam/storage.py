@@ -1,0 +1,48 @@
+"""Content-addressed originals and derived files, through Django's storage API."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import IO
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+CHUNK = 1024 * 1024
+
+
+def sha256_of(fileobj: IO[bytes]) -> tuple[str, int]:
+    """Hash a file in chunks (never whole in memory); returns (hex digest, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    fileobj.seek(0)
+    while chunk := fileobj.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest(), size
+
+
+def original_name(sha256: str) -> str:
+    return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def blob_put(fileobj: IO[bytes], sha256: str) -> tuple[str, bool]:
+    """Store an original under its hash; returns (name, created). Same bytes, one blob."""
+    name = original_name(sha256)
+    if default_storage.exists(name):
+        return name, False
+    fileobj.seek(0)
+    saved = default_storage.save(name, File(fileobj, name=name))
+    if saved != name:  # a concurrent writer stored the same content first
+        default_storage.delete(saved)
+    return name, True
+
+
+def blob_delete(name: str) -> None:
+    if name and default_storage.exists(name):
+        default_storage.delete(name)
+
+
+def open_blob(name: str):
+    return default_storage.open(name, "rb")

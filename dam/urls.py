@@ -1,0 +1,25 @@
+from django.urls import include, path
+
+from accounts import views as account_views
+from assets import views as asset_views
+from dam import views
+from dam.api import api
+from moderation import views as moderation_views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.health, name="health"),
+    path("favicon.ico", views.favicon),
+    path("accounts/", include("accounts.urls")),
+    path("", include("assets.urls")),
+    path("collections/", asset_views.collections, name="collections"),
+    path("moderation/", moderation_views.queue, name="moderation"),
+    path("reports/", views.reports, name="reports"),
+    path("settings/", account_views.settings_users, name="settings"),
+    path("api/v1/", api.urls),
+]
+
+handler400 = "dam.views.error_400"
+handler403 = "dam.views.error_403"
+handler404 = "dam.views.error_404"
+handler500 = "dam.views.error_500"
