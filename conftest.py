@@ -20,6 +20,8 @@ from dam.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent
 
+pytest_plugins = ["dam.pytest_browser"]
+
 
 @pytest.fixture(scope="session")
 def media_root():

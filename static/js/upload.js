@@ -8,6 +8,8 @@
   const list = document.getElementById("upload-list");
   const total = document.getElementById("upload-total");
   const totalText = document.getElementById("upload-total-text");
+  const pickButton = document.getElementById("upload-button");
+  const clearButton = document.getElementById("upload-clear");
   if (!zone || !input || !panel) return;
 
   const MAX_PARALLEL = 3;
@@ -21,18 +23,21 @@
     const units = ["KB", "MB", "GB", "TB"];
     let i = -1;
     do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
-    return n.toFixed(n < 10 ? 1 : 0) + " " + units[i];
+    return n.toFixed(1) + " " + units[i];
   }
 
   function updateTotal() {
-    const size = jobs.reduce((s, j) => s + j.file.size, 0) || 1;
-    const loaded = jobs.reduce((s, j) => s + (j.state === "done" ? j.file.size : j.loaded), 0);
+    const counted = jobs.filter((j) => j.state !== "error" && j.state !== "cancelled");
+    const size = counted.reduce((s, j) => s + j.file.size, 0) || 1;
+    const loaded = counted.reduce((s, j) => s + (j.state === "done" ? j.file.size : j.loaded), 0);
     const done = jobs.filter((j) => j.state === "done").length;
     const failed = jobs.filter((j) => j.state === "error" || j.state === "cancelled").length;
     total.value = Math.round((loaded / size) * 100);
     let text = done + " of " + jobs.length + " uploaded";
     if (failed) text += ", " + failed + " not uploaded";
     totalText.textContent = text;
+    const finished = jobs.length > 0 && jobs.every((j) => !["queued", "uploading"].includes(j.state));
+    if (clearButton) clearButton.hidden = !finished;
   }
 
   function addTile(assetId) {
@@ -139,6 +144,20 @@
     pump();
   }
 
+  if (pickButton) pickButton.addEventListener("click", () => input.click());
+  if (clearButton) {
+    clearButton.addEventListener("click", () => {
+      for (let i = jobs.length - 1; i >= 0; i--) {
+        if (!["queued", "uploading"].includes(jobs[i].state)) {
+          jobs[i].row.remove();
+          jobs.splice(i, 1);
+        }
+      }
+      if (!jobs.length) panel.hidden = true;
+      updateTotal();
+      pickButton && pickButton.focus();
+    });
+  }
   input.addEventListener("change", () => { enqueue(input.files); input.value = ""; });
   ["dragenter", "dragover"].forEach((type) =>
     zone.addEventListener(type, (e) => {
