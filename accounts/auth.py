@@ -14,6 +14,14 @@ class BearerTokenAuth(HttpBearer):
 
 
 class ActiveSessionAuth(SessionAuth):
+    def _get_key(self, request):
+        # No signed-in session: there is no CSRF question to ask, and the caller (a
+        # script with a missing or bad token) must hear 401, not "CSRF check failed".
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         user = request.user
         if user.is_authenticated and user.is_active:

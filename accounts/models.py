@@ -5,6 +5,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -39,7 +40,11 @@ class UserManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **extra) -> User:
         if not email:
             raise ValueError("Users need an email address.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        email = self.normalize_email(email).lower()
+        if self.exclude(status=UserStatus.INACTIVE).filter(email__iexact=email).exists():
+            # createsuperuser shows this as a one-line error instead of an IntegrityError.
+            raise ValidationError(f"A user with email {email} already exists.")
+        user = self.model(email=email, **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user

@@ -65,6 +65,13 @@ class TooLarge(ServiceError):
     code = "too_large"
 
 
+def _no_nul(value: str, field: str, what: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail later."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{what} cannot contain NUL characters.", field=field)
+    return value
+
+
 def _require_level(actor, folder: Folder, minimum: Level, action: str) -> None:
     level = policy.access_for(actor).folder_level(folder)
     if level < minimum:
@@ -76,6 +83,7 @@ def folder_create(*, actor, name: str, parent: Folder | None) -> Folder:
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Enter a folder name.", field="name")
+    _no_nul(name, "name", "Folder names")
     if len(name) > FOLDER_NAME_MAX or "/" in name:
         raise ValidationFailed("Folder names have at most 255 characters and no “/”.", field="name")
     if parent is None:
@@ -123,6 +131,7 @@ def _clean_tags(tags) -> list[str]:
             continue
         if len(tag) > 100:
             raise ValidationFailed("Tags have at most 100 characters.", field="tags")
+        _no_nul(tag, "tags", "Tags")
         seen.setdefault(tag, None)
     return list(seen)
 
@@ -156,8 +165,9 @@ def asset_upload(
     else:
         public_id = _new_public_id()
     tags = _clean_tags(tags)
-    filename = os.path.basename(filename or "upload")[:255] or "upload"
-    display_name = (display_name or "").strip()[:255] or os.path.splitext(filename)[0] or filename
+    filename = os.path.basename((filename or "upload").replace("\x00", ""))[:255] or "upload"
+    display_name = _no_nul((display_name or "").strip(), "display_name", "The display name")
+    display_name = display_name[:255] or os.path.splitext(filename)[0] or filename
 
     try:
         facts = probe_image(file)

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dam.middleware.RequestContextMiddleware",
+    "dam.middleware.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "dam.urls"
