@@ -1,25 +1,26 @@
 from __future__ import annotations
 
-from ninja import File, Form, Router, Status
+from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
 
 from accounts import policy
 from assets import selectors, services
 from assets.responses import original_response
-from assets.schemas import AssetOut, FolderIn, FolderOut, asset_out, folder_out
+from assets.schemas import AssetOut, FolderIn, FolderOut, FolderPage, asset_out, folder_out
+from dam.pagination import PageParams, paginate
 
 router = Router()
 
 
-@router.get("/folders", response=list[FolderOut], tags=["folders"], summary="Sub-folders")
-def folders_list(request, parent: int | None = None):
+@router.get("/folders", response=FolderPage, tags=["folders"], summary="Sub-folders")
+def folders_list(request, parent: int | None = None, paging: Query[PageParams] = None):
     user = request.auth
     parent_folder = policy.get_folder_or_404(user, parent) if parent is not None else None
     access = policy.access_for(user)
-    return [
-        folder_out(f, access.folder_level(f))
-        for f in selectors.folder_children(user=user, parent=parent_folder)
-    ]
+    folders = selectors.folder_children(user=user, parent=parent_folder).order_by("name", "id")
+    return paginate(
+        request, folders, lambda f: folder_out(f, access.folder_level(f)), paging or PageParams()
+    )
 
 
 @router.post("/folders", response={201: FolderOut}, tags=["folders"], summary="Create a folder")

@@ -64,7 +64,6 @@ def probe_image(fileobj: IO[bytes]) -> ImageFacts:
 
 def render_thumbnail(fileobj: IO[bytes], longest_edge: int) -> tuple[bytes, int, int]:
     """A WebP no larger than `longest_edge`, decoding as little as the format allows."""
-    Image.MAX_IMAGE_PIXELS = settings.DAM_MAX_IMAGE_PIXELS
     with Image.open(fileobj) as img:
         if img.width * img.height > settings.DAM_MAX_IMAGE_PIXELS:
             raise MediaError("The image has too many pixels to process safely.")

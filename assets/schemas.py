@@ -20,6 +20,13 @@ class FolderOut(Schema):
     created_at: datetime
 
 
+class FolderPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[FolderOut]
+
+
 class AssetOut(Schema):
     id: int
     public_id: str

@@ -66,31 +66,21 @@ def _service_error(request, exc: ServiceError):
     return _respond(request, exc.status, exc.message, exc.code, errors)
 
 
+_LOCATIONS = ("body", "query", "path", "form", "file", "header", "cookie")
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request, exc: ValidationError):
     errors: dict[str, list[str]] = {}
-    malformed = False
     for err in exc.errors:
-        if err.get("type") in ("json_invalid", "missing_body") or "JSON" in str(err.get("msg", "")):
-            malformed = True
         loc = [str(part) for part in err.get("loc", ())]
-        # ("body", "payload", "name") -> "name"; ("query", "page") -> "page"
-        if loc and loc[0] in (
-            "body",
-            "query",
-            "path",
-            "form",
-            "file",
-            "header",
-            "cookie",
-        ):
+        # ("body", "payload", "name") -> "name"; ("query", "paging", "page") -> "page"
+        if loc and loc[0] in _LOCATIONS:
             loc = loc[1:]
-            if len(loc) > 1 and loc[0] in ("payload", "data", "body"):
+            if loc and loc[0] in ("payload", "paging"):
                 loc = loc[1:]
         field = ".".join(loc) or "non_field_errors"
         errors.setdefault(field, []).append(str(err.get("msg", "Invalid value.")))
-    if malformed:
-        return _respond(request, 400, "The request body is not valid JSON.", "malformed")
     return _respond(request, 422, "The request has invalid fields.", "validation_error", errors)
 
 

@@ -81,16 +81,14 @@ def post_json(client, path, data, **kwargs):
 
 
 def folder_names(response) -> list[str]:
-    """Names in a GET /folders answer.
-
-    NOTE: the route answers a bare JSON list today, while API.md's list convention asks
-    for {"count", "next", "previous", "results"}; reported, and isolated here.
-    """
+    """Names in a GET /folders page ({"count", "next", "previous", "results"})."""
     assert response.status_code == 200, response.content
     body = response.json()
-    for item in body:
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] >= len(body["results"])
+    for item in body["results"]:
         assert set(item) == FOLDER_KEYS
-    return [item["name"] for item in body]
+    return [item["name"] for item in body["results"]]
 
 
 def unique_jpeg(width=64, height=48) -> SimpleUploadedFile:
@@ -194,7 +192,7 @@ def test_admin_lists_the_top_level(client, tree):
     client.force_login(tree["admin"])
     response = client.get(f"{API}/folders")
     assert folder_names(response) == ["Brand", "Secret"]
-    brand = response.json()[0]
+    brand = response.json()["results"][0]
     assert brand["path"] == "/Brand"
     assert brand["parent"] is None
     assert brand["my_level"] == "manage"
@@ -203,7 +201,7 @@ def test_admin_lists_the_top_level(client, tree):
 def test_user_top_level_is_their_granted_folders_only(client, tree, viewer):
     response = client.get(f"{API}/folders")
     assert folder_names(response) == ["Brand"]
-    assert response.json()[0]["my_level"] == "view"
+    assert response.json()["results"][0]["my_level"] == "view"
 
 
 def test_user_granted_deep_sees_that_folder_at_the_top(client, tree):
@@ -212,8 +210,8 @@ def test_user_granted_deep_sees_that_folder_at_the_top(client, tree):
     client.force_login(user)
     response = client.get(f"{API}/folders")
     assert folder_names(response) == ["Logos"]
-    assert response.json()[0]["path"] == "/Brand/Logos"
-    assert response.json()[0]["my_level"] == "edit"
+    assert response.json()["results"][0]["path"] == "/Brand/Logos"
+    assert response.json()["results"][0]["my_level"] == "edit"
 
 
 def test_user_without_grants_lists_nothing(client, tree, stranger):
@@ -223,7 +221,7 @@ def test_user_without_grants_lists_nothing(client, tree, stranger):
 def test_folder_list_with_parent_paired(client, tree, viewer):
     response = client.get(f"{API}/folders", {"parent": tree["brand"].pk})
     assert folder_names(response) == ["Logos"]
-    assert response.json()[0]["parent"] == tree["brand"].pk
+    assert response.json()["results"][0]["parent"] == tree["brand"].pk
 
     error(client.get(f"{API}/folders", {"parent": tree["secret"].pk}), 404, "not_found")
     error(client.get(f"{API}/folders", {"parent": 10**9}), 404, "not_found")
@@ -596,3 +594,37 @@ def test_png_upload_is_identified(client, tree):
     )
     assert response.status_code == 201, response.content
     assert response.json()["format"] == "png"
+
+
+# -- list pagination ------------------------------------------------------------------
+def test_folder_list_is_paginated_with_next_and_previous_links(client, admin):
+    for name in ("Alpha", "Bravo", "Charlie"):
+        make_folder(f"/{name}", actor=admin)
+    client.force_login(admin)
+
+    first = client.get(f"{API}/folders", {"page_size": 2}).json()
+    assert first["count"] == 3
+    assert [f["name"] for f in first["results"]] == ["Alpha", "Bravo"]
+    assert first["previous"] is None
+    assert "page=2" in first["next"] and "page_size=2" in first["next"]
+
+    second = client.get(first["next"]).json()
+    assert [f["name"] for f in second["results"]] == ["Charlie"]
+    assert second["next"] is None
+    assert "page=1" in second["previous"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"page_size": 201}, "page_size"), ({"page": 0}, "page"), ({"page": "x"}, "page")],
+)
+def test_folder_list_rejects_bad_paging(client, admin, query, field):
+    client.force_login(admin)
+    body = error(client.get(f"{API}/folders", query), 422, "validation_error")
+    assert field in body["errors"], body
+
+
+def test_empty_json_body_reports_a_readable_field(client, admin):
+    client.force_login(admin)
+    body = error(client.post(f"{API}/folders", "", content_type="application/json"), 422)
+    assert "payload" not in body["errors"], body
