@@ -135,6 +135,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it before collectstatic
 
 # Files: local disk by default, S3 with DAM_STORAGE=s3 and the usual AWS_* variables.
 DAM_STORAGE = env_choice("DAM_STORAGE", "local", ("local", "s3"))

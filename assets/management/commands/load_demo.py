@@ -17,6 +17,7 @@ from assets import services
 from assets.models import Asset, Folder
 
 PERSONAS = [
+    # (email, first name, last name, role, password, permissions); the persona is the name.
     ("admin@example.com", "Ada", "Admin", Role.MASTER_ADMIN, "demo-admin-pass", {}),
     (
         "user@example.com",
@@ -151,8 +152,8 @@ class Command(BaseCommand):
                     tags=["demo"],
                 )
         self.stdout.write("Demo logins:")
-        for email, _, _, role, password, _ in PERSONAS:
-            self.stdout.write(f"  {role.label:<20} {email:<24} {password}")
+        for email, first, last, _role, password, _ in PERSONAS:
+            self.stdout.write(f"  {first + ' ' + last:<14} {email:<24} {password}")
 
     @staticmethod
     def _grant(model, field, principal, folder, level):
