@@ -130,19 +130,18 @@ class FolderAccess:
         ]
 
     # -- single objects ----------------------------------------------------------------
-    def folder_level(self, folder: Folder) -> Level:
+    def level_on_chain(self, folder_ids) -> Level:
+        """The highest grant on any folder of a root-to-leaf chain of folder ids."""
         if self.is_admin:
             return Level.MANAGE
-        chain = set(folder.ancestor_ids)
-        levels = [g.level for g in self.grants if g.folder_id in chain]
-        return max(levels, default=Level.NONE)
+        chain = set(folder_ids)
+        return max((g.level for g in self.grants if g.folder_id in chain), default=Level.NONE)
+
+    def folder_level(self, folder: Folder) -> Level:
+        return self.level_on_chain(folder.ancestor_ids)
 
     def asset_level(self, asset: Asset) -> Level:
-        if self.is_admin:
-            return Level.MANAGE
-        chain = set(asset.ancestors)
-        levels = [g.level for g in self.grants if g.folder_id in chain]
-        return max(levels, default=Level.NONE)
+        return self.level_on_chain(asset.ancestors)
 
     # -- lists -------------------------------------------------------------------------
     def root_ids(self, minimum: Level = Level.VIEW) -> list[int]:
@@ -197,14 +196,7 @@ def get_folder_or_404(user, folder_id, minimum: Level = Level.VIEW) -> Folder:
     from assets.models import Folder
 
     folder = Folder.objects.filter(pk=folder_id).first() if _is_int(folder_id) else None
-    if folder is None:
-        raise Http404("No such folder.")
-    level = access_for(user).folder_level(folder)
-    if level == Level.NONE:
-        raise Http404("No such folder.")
-    if level < minimum:
-        raise PermissionDeniedForLevel(minimum, level)
-    return folder
+    return _checked(user, folder, folder and folder.ancestor_ids, minimum, "No such folder.")
 
 
 def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None) -> Asset:
@@ -212,14 +204,19 @@ def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None)
 
     qs = queryset if queryset is not None else Asset.objects.select_related("folder")
     asset = qs.filter(pk=asset_id).first() if _is_int(asset_id) else None
-    if asset is None:
-        raise Http404("No such asset.")
-    level = access_for(user).asset_level(asset)
+    return _checked(user, asset, asset and asset.ancestors, minimum, "No such asset.")
+
+
+def _checked(user, obj, chain, minimum: Level, missing: str):
+    """Absent and invisible are the same 404; visible but too low a level is 403."""
+    if obj is None:
+        raise Http404(missing)
+    level = access_for(user).level_on_chain(chain)
     if level == Level.NONE:
-        raise Http404("No such asset.")
+        raise Http404(missing)
     if level < minimum:
         raise PermissionDeniedForLevel(minimum, level)
-    return asset
+    return obj
 
 
 def visible_assets(user, queryset=None, minimum: Level = Level.VIEW) -> QuerySet:
