@@ -11,3 +11,9 @@ class EmailBackend(ModelBackend):
             UserStatus.ACTIVE,
             UserStatus.PASSWORD_RESET,
         )
+
+
+def axes_username(request, credentials) -> str | None:
+    """Throttle per email as typed in any case or spacing (log-in is case-insensitive)."""
+    value = (credentials or {}).get("username") or request.POST.get("username") or ""
+    return value.strip().lower() or None

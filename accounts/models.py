@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 
@@ -79,6 +80,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     can_moderate_assets = models.BooleanField(default=False)
     can_use_delivery_urls = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Part of the session hash: bumping it ends every session of the user on its next
+    # request (force logout, password reset, delete), with no lag.
+    session_version = models.PositiveIntegerField(default=0)
+    # Read by the sharing notifications; the user opts out in their profile.
+    notify_on_share = models.BooleanField("Email me when a folder is shared with me", default=True)
 
     objects = UserManager()
 
@@ -108,6 +114,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        key_salt = "accounts.User.get_session_auth_hash"
+        value = f"{self.password}:{self.session_version}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def display_name(self) -> str:

@@ -140,6 +140,28 @@ class FolderAccess:
     def folder_level(self, folder: Folder) -> Level:
         return self.level_on_chain(folder.ancestor_ids)
 
+    def visible_start(self, chain) -> int:
+        """Index of the first folder of a chain this user can see (above it: invisible)."""
+        if self.is_admin:
+            return 0
+        granted = {g.folder_id for g in self.grants}
+        return next((i for i, pk in enumerate(chain) if pk in granted), len(chain))
+
+    def visible_path(self, folder: Folder) -> str:
+        """The folder's path from its first visible ancestor: invisible names never show."""
+        names = folder.path.split("/")[1:]
+        return "/" + "/".join(names[self.visible_start(folder.ancestor_ids) :])
+
+    def describe_folder(self, folder: Folder) -> str:
+        """How to name a folder to this user: its visible path, or a neutral phrase."""
+        if self.folder_level(folder) == Level.NONE:
+            return "a folder above that you cannot see"
+        return self.visible_path(folder)
+
+    def visible_parent_id(self, folder: Folder) -> int | None:
+        start = self.visible_start(folder.ancestor_ids)
+        return folder.parent_id if start < len(folder.ancestor_ids) - 1 else None
+
     def asset_level(self, asset: Asset) -> Level:
         return self.level_on_chain(asset.ancestors)
 
@@ -253,3 +275,18 @@ def _is_int(value) -> bool:
         return 0 < int(value) < 2**63
     except (TypeError, ValueError):
         return False
+
+
+# -- user management (appended with the user lifecycle) ------------------------------
+def can_manage_user(actor, target) -> bool:
+    """Admins manage users and groups; only master admins manage master admins."""
+    if not can_manage_users(actor):
+        return False
+    return target.role != Role.MASTER_ADMIN or actor.role == Role.MASTER_ADMIN
+
+
+def can_assign_role(actor, role: str) -> bool:
+    """Only a master admin makes another master admin."""
+    return can_manage_users(actor) and (
+        role != Role.MASTER_ADMIN or actor.role == Role.MASTER_ADMIN
+    )

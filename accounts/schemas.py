@@ -46,3 +46,91 @@ def user_out(user) -> dict:
         "last_login": user.last_login.isoformat() if user.last_login else None,
         "date_joined": user.date_joined.isoformat(),
     }
+
+
+class UserPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[UserOut]
+
+
+class PermissionsIn(Schema):
+    create_collections: bool | None = None
+    share_collections: bool | None = None
+    moderate_assets: bool | None = None
+    delivery_url_options: bool | None = None
+
+
+class UserIn(Schema):
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    role: str = "media_library_user"
+    groups: list[int] = []
+    permissions: PermissionsIn = PermissionsIn()
+
+
+class UserPatch(Schema):
+    first_name: str | None = None
+    last_name: str | None = None
+    role: str | None = None
+    groups: list[int] | None = None
+    permissions: PermissionsIn | None = None
+
+
+class UserFilters(Schema):
+    q: str | None = None
+    role: str | None = None
+    status: str | None = None
+
+
+class GroupOut(Schema):
+    id: int
+    name: str
+    members: list[int]
+    member_count: int
+
+
+class GroupPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[GroupOut]
+
+
+class GroupIn(Schema):
+    name: str
+    members: list[int] = []
+
+
+class GroupPatch(Schema):
+    name: str | None = None
+    members: list[int] | None = None
+
+
+class PreferencesOut(Schema):
+    seat_limit: int | None
+    seats_used: int
+    automatic_backup: bool
+    keep_metadata_on_new_version: bool
+    trash_retention_days: int
+
+
+class PreferencesPatch(Schema):
+    seat_limit: int | None = None
+    automatic_backup: bool | None = None
+    keep_metadata_on_new_version: bool | None = None
+    trash_retention_days: int | None = None
+
+
+def permissions_in(permissions: PermissionsIn | None) -> dict:
+    if permissions is None:
+        return {}
+    return {k: v for k, v in permissions.model_dump().items() if v is not None}
+
+
+def group_out(group) -> dict:
+    """Members are the group's users who are not inactive (prefetch `user_set`)."""
+    members = sorted(u.pk for u in group.user_set.all() if u.status != "inactive")
+    return {"id": group.pk, "name": group.name, "members": members, "member_count": len(members)}

@@ -5,6 +5,14 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class LiveManager(models.Manager):
+    """Rows not in the trash; `all_objects` sees everything."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
 
 
 class Folder(models.Model):
@@ -25,9 +33,18 @@ class Folder(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    all_objects = models.Manager()
+    objects = LiveManager()
 
     class Meta:
         ordering = ["path"]
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
         default_permissions = ()
         permissions = [
             ("view_folder", "View the folder"),
@@ -36,10 +53,16 @@ class Folder(models.Model):
             ("manage_folder", "Manage the folder"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["parent", "name"], name="folder_name_unique_in_parent"),
+            # Case-insensitive, like the service's check, so races cannot slip past it.
             models.UniqueConstraint(
-                fields=["name"],
-                condition=Q(parent__isnull=True),
+                "parent",
+                Lower("name"),
+                condition=Q(deleted_at__isnull=True),
+                name="folder_name_unique_in_parent",
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=Q(parent__isnull=True, deleted_at__isnull=True),
                 name="folder_name_unique_at_top",
             ),
         ]
@@ -116,9 +139,26 @@ class Asset(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Trash: set when the asset (or a folder above it, `deleted_with`) is deleted.
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    deleted_with = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    all_objects = models.Manager()
+    objects = LiveManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        base_manager_name = "all_objects"
+        default_manager_name = "objects"
         indexes = [
             GinIndex(fields=["ancestors"], name="asset_ancestors_gin"),
             GinIndex(fields=["tags"], name="asset_tags_gin"),

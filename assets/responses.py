@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import FileResponse, Http404
 from django.utils.http import http_date
 
 from assets.models import Asset, Rendition
 from dam.storage import open_blob
+
+log = logging.getLogger(__name__)
+
+
+def _open(name: str, what: str):
+    """A file the database promises; if storage lost it, log loudly and answer 404."""
+    try:
+        return open_blob(name)
+    except FileNotFoundError:
+        log.error("storage is missing %s %s", what, name)
+        raise Http404("The file is missing from storage.") from None
 
 
 def original_response(asset: Asset) -> FileResponse:
@@ -14,7 +27,7 @@ def original_response(asset: Asset) -> FileResponse:
     if version is None:
         raise Http404("No such file.")
     response = FileResponse(
-        open_blob(version.blob_name),
+        _open(version.blob_name, "original"),
         as_attachment=True,
         filename=version.original_filename,
         content_type=version.mime_type,
@@ -31,7 +44,7 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
     )
     if rendition is None:
         raise Http404("Not rendered yet.")
-    response = FileResponse(open_blob(rendition.file_name), content_type="image/webp")
+    response = FileResponse(_open(rendition.file_name, "rendition"), content_type="image/webp")
     response["Cache-Control"] = "private, max-age=86400"
     response["Last-Modified"] = http_date(rendition.created_at.timestamp())
     response["X-Content-Type-Options"] = "nosniff"

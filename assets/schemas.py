@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.urls import reverse
 from ninja import Schema
@@ -9,6 +10,27 @@ from ninja import Schema
 class FolderIn(Schema):
     name: str
     parent: int | None = None
+
+
+class FolderPatch(Schema):
+    name: str | None = None
+    parent: int | None = None
+
+
+class Principal(Schema):
+    type: Literal["user", "group"]
+    id: int
+
+
+class ShareIn(Schema):
+    principal: Principal
+    level: Literal["view", "contribute", "edit", "manage"]
+
+
+class ShareOut(Schema):
+    principal: Principal
+    level: str
+    inherited_from: int | None
 
 
 class FolderOut(Schema):
@@ -55,13 +77,14 @@ class AssetOut(Schema):
     delivery_url: str | None = None
 
 
-def folder_out(folder, level) -> dict:
+def folder_out(folder, access) -> dict:
+    """`access` is the caller's FolderAccess: path and parent stop at what they can see."""
     return {
         "id": folder.pk,
         "name": folder.name,
-        "parent": folder.parent_id,
-        "path": folder.path,
-        "my_level": level.label,
+        "parent": access.visible_parent_id(folder),
+        "path": access.visible_path(folder),
+        "my_level": access.folder_level(folder).label,
         "created_at": folder.created_at,
     }
 
@@ -95,4 +118,12 @@ def asset_out(asset, request=None) -> dict:
         "updated_at": asset.updated_at,
         "thumbnail_url": thumb,
         "delivery_url": None,
+    }
+
+
+def share_out(row) -> dict:
+    return {
+        "principal": {"type": row.principal_type, "id": row.principal_id},
+        "level": row.level.label,
+        "inherited_from": row.folder.pk if row.inherited else None,
     }

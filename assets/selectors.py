@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
 
 from accounts import policy
+from accounts.policy import Level
 from assets.models import Asset, Folder
 
 
@@ -46,3 +49,132 @@ def folder_assets(*, user, folder: Folder) -> QuerySet[Asset]:
     return policy.visible_assets(user, Asset.objects.filter(folder=folder)).select_related(
         "created_by"
     )
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    principal_type: str  # "user" | "group"
+    principal_id: int
+    name: str
+    detail: str
+    level: Level
+    folder: Folder  # where the grant is
+    inherited: bool
+
+
+@dataclass(frozen=True)
+class Inherited:
+    level: Level
+    folder: Folder | None
+
+
+def folder_shares(*, folder: Folder) -> list[ShareRow]:
+    """Every grant that applies to the folder: on it, or inherited from an ancestor."""
+    from accounts.models import FolderGroupGrant, FolderUserGrant
+
+    chain = {f.pk: f for f in Folder.all_objects.filter(pk__in=folder.ancestor_ids)}
+    rows: list[ShareRow] = []
+    user_grants = FolderUserGrant.objects.filter(content_object_id__in=chain).select_related(
+        "user", "permission"
+    )
+    for g in user_grants:
+        rows.append(
+            ShareRow(
+                "user",
+                g.user_id,
+                g.user.get_full_name() or g.user.email,
+                g.user.email if g.user.get_full_name() else "",
+                Level.from_codename(g.permission.codename),
+                chain[g.content_object_id],
+                g.content_object_id != folder.pk,
+            )
+        )
+    group_grants = (
+        FolderGroupGrant.objects.filter(content_object_id__in=chain)
+        .select_related("group", "permission")
+        .annotate(member_count=Count("group__user", distinct=True))
+    )
+    for g in group_grants:
+        members = f"{g.member_count} member{'s' if g.member_count != 1 else ''}"
+        rows.append(
+            ShareRow(
+                "group",
+                g.group_id,
+                g.group.name,
+                members,
+                Level.from_codename(g.permission.codename),
+                chain[g.content_object_id],
+                g.content_object_id != folder.pk,
+            )
+        )
+    depth = {pk: i for i, pk in enumerate(folder.ancestor_ids)}
+    rows.sort(key=lambda r: (r.inherited is False, depth[r.folder.pk], r.principal_type, r.name))
+    return rows
+
+
+def inherited_level(*, folder: Folder, principal) -> Inherited:
+    """The principal's highest grant on a strict ancestor of the folder."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import FolderGroupGrant, FolderUserGrant
+
+    ancestors = folder.ancestor_ids[:-1]
+    if not ancestors:
+        return Inherited(Level.NONE, None)
+    if isinstance(principal, Group):
+        grants = FolderGroupGrant.objects.filter(group=principal, content_object_id__in=ancestors)
+    else:
+        grants = FolderUserGrant.objects.filter(user=principal, content_object_id__in=ancestors)
+    best = Inherited(Level.NONE, None)
+    for grant in grants.select_related("permission", "content_object"):
+        level = Level.from_codename(grant.permission.codename)
+        if level > best.level:
+            best = Inherited(level, grant.content_object)
+    return best
+
+
+def move_targets(*, user, folder: Folder, limit: int = 500) -> list[Folder]:
+    """Folders this one may move into: contribute or more, not itself or below it."""
+    qs = policy.visible_folders(user, minimum=Level.CONTRIBUTE).exclude(
+        ancestor_ids__contains=[folder.pk]
+    )
+    if folder.parent_id:
+        qs = qs.exclude(pk=folder.parent_id)
+    return list(qs.order_by("path")[:limit])
+
+
+def principal_get(*, principal_type: str, principal_id) -> object | None:
+    """A user (not inactive) or group that can receive a share, or None."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import User, UserStatus
+
+    try:
+        pk = int(principal_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk < 2**63:
+        return None
+    if principal_type == "group":
+        return Group.objects.filter(pk=pk).first()
+    if principal_type == "user":
+        return User.objects.exclude(status=UserStatus.INACTIVE).filter(pk=pk).first()
+    return None
+
+
+def share_candidates() -> dict[str, list[tuple[str, str]]]:
+    """(value, label) choices of users (not inactive) and groups for the share dialog."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import User, UserStatus
+
+    users = User.objects.exclude(status=UserStatus.INACTIVE).only(
+        "id", "email", "first_name", "last_name"
+    )
+    return {
+        "groups": [(f"group:{g.pk}", g.name) for g in Group.objects.order_by("name")],
+        "users": [
+            (f"user:{u.pk}", f"{u.email} — {u.get_full_name()}" if u.get_full_name() else u.email)
+            for u in users.order_by("email")
+        ],
+    }

@@ -3,15 +3,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import policy
 from accounts.policy import Level
 from assets import selectors, services
-from assets.forms import FolderCreateForm
-from assets.models import Asset
+from assets.forms import FolderCreateForm, ShareForm
+from assets.models import Asset, Folder
 from assets.responses import original_response, rendition_response
 
 PAGE_SIZE = 48
@@ -47,6 +47,14 @@ def library(request, folder_id: int | None = None):
             level >= Level.CONTRIBUTE if folder else policy.can_create_top_level_folder(user)
         ),
         "folder_form": FolderCreateForm(),
+        "can_edit_folder": folder is not None and level >= Level.EDIT,
+        "can_manage_folder": folder is not None and level >= Level.MANAGE,
+        "move_targets": (
+            selectors.move_targets(user=user, folder=folder)
+            if folder is not None and level >= Level.EDIT
+            else []
+        ),
+        "can_move_to_top": policy.can_create_top_level_folder(user),
         **_grid_context(request, folder),
     }
     return render(request, "assets/library.html", context)
@@ -124,3 +132,109 @@ def download(request, asset_id: int):
 def collections(request):
     _library_user(request)
     return render(request, "assets/collections.html")
+
+
+# -- folder management ---------------------------------------------------------------
+def _back_to(folder):
+    return redirect("assets:folder", folder_id=folder.pk)
+
+
+@login_required
+@require_POST
+def folder_rename(request, folder_id: int):
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id)
+    try:
+        folder = services.folder_rename(actor=user, folder=folder, name=request.POST.get("name"))
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Folder renamed to “{folder.name}”.")
+    return _back_to(folder)
+
+
+@login_required
+@require_POST
+def folder_move(request, folder_id: int):
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id)
+    target = request.POST.get("parent", "")
+    parent = policy.get_folder_or_404(user, target) if target else None
+    try:
+        folder = services.folder_move(actor=user, folder=folder, parent=parent)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Folder moved to “{folder.path}”.")
+    return _back_to(folder)
+
+
+@login_required
+@require_POST
+def folder_delete(request, folder_id: int):
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id)
+    try:
+        count = services.folder_delete(actor=user, folder=folder)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return _back_to(folder)
+    noun = "asset" if count == 1 else "assets"
+    messages.success(request, f"Folder “{folder.name}” deleted; {count} {noun} moved to the trash.")
+    parent = Folder.objects.filter(pk=folder.parent_id).first()
+    if parent is not None and policy.access_for(user).folder_level(parent) > Level.NONE:
+        return _back_to(parent)
+    return redirect("assets:library")
+
+
+def _shares_response(request, folder, form=None, status=200):
+    context = {
+        "folder": folder,
+        "rows": selectors.folder_shares(folder=folder),
+        "form": form or ShareForm(),
+        "principals": selectors.share_candidates(),
+        "selected": form.data.get("principal", "") if form is not None else "",
+    }
+    return render(request, "assets/_shares.html", context, status=status)
+
+
+@login_required
+def folder_shares(request, folder_id: int):
+    """The share dialog's body (manage level or an admin role)."""
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id, minimum=Level.MANAGE)
+    if request.method == "GET":
+        return _shares_response(request, folder)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    form = ShareForm(request.POST)
+    if not form.is_valid():
+        return _shares_response(request, folder, form, status=422)
+    kind, pk = form.cleaned_data["principal"]
+    principal = selectors.principal_get(principal_type=kind, principal_id=pk)
+    if principal is None:
+        form.add_error("principal", "That user or group no longer exists.")
+        return _shares_response(request, folder, form, status=422)
+    try:
+        services.folder_share(
+            actor=user,
+            folder=folder,
+            principal=principal,
+            level=Level.from_label(form.cleaned_data["level"]),
+        )
+    except services.ServiceError as exc:
+        form.add_error("level" if exc.field == "level" else None, exc.message)
+        return _shares_response(request, folder, form, status=422)
+    return _shares_response(request, folder)
+
+
+@login_required
+@require_POST
+def folder_unshare(request, folder_id: int):
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id, minimum=Level.MANAGE)
+    kind, _, pk = request.POST.get("principal", "").partition(":")
+    principal = selectors.principal_get(principal_type=kind, principal_id=pk)
+    if principal is not None:
+        services.folder_unshare(actor=user, folder=folder, principal=principal)
+    return _shares_response(request, folder)

@@ -25,3 +25,28 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_id} {self.verb} {self.object_type}:{self.object_id}"
+
+
+class Preferences(models.Model):
+    """The installation's settings: one row (pk 1), changed by master admins only."""
+
+    seat_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most users active, invited or in password reset; empty: unlimited.",
+    )
+    automatic_backup = models.BooleanField(
+        default=True, help_text="Keep replaced files when a new version is uploaded."
+    )
+    keep_metadata_on_new_version = models.BooleanField(default=True)
+    trash_retention_days = models.PositiveIntegerField(default=30)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="preferences_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return "Preferences"

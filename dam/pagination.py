@@ -12,6 +12,7 @@ from assets.services import ValidationFailed
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 1_000_000
 
 
 class PageParams(Schema):
@@ -25,8 +26,8 @@ def paginate(
     serialize: Callable[[Any], dict],
     params: PageParams,
 ) -> dict:
-    if params.page < 1:
-        raise ValidationFailed("page starts at 1.", field="page")
+    if not 1 <= params.page <= MAX_PAGE:
+        raise ValidationFailed(f"page is between 1 and {MAX_PAGE:,}.", field="page")
     if not 1 <= params.page_size <= MAX_PAGE_SIZE:
         raise ValidationFailed(f"page_size is between 1 and {MAX_PAGE_SIZE}.", field="page_size")
     count = items.count() if isinstance(items, QuerySet) else len(items)

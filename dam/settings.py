@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "guardian",
+    "axes",
     "ninja",
     "dam",
     "accounts",
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "dam.middleware.RequestContextMiddleware",
     "dam.middleware.ApiErrorShapeMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dam.urls"
@@ -110,10 +113,11 @@ CACHES = {
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out email+IP pairs first
     "accounts.backends.EmailBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-GUARDIAN_ANONYMOUS_USER_NAME = None
+ANONYMOUS_USER_NAME = None  # guardian: no "AnonymousUser" row (it would take a seat)
 # Our email is unique among non-inactive users only (a deleted user's email may be reused);
 # the manager's get_by_natural_key honours that, so the uniqueness check does not apply.
 SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
@@ -123,6 +127,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Invitation and reset links (set-password tokens) expire after DAM_INVITE_DAYS.
+DAM_INVITE_DAYS = env_int("DAM_INVITE_DAYS", 7, minimum=1)
+PASSWORD_RESET_TIMEOUT = DAM_INVITE_DAYS * 24 * 3600
+# Links in emails sent outside a request (the API and pages pass their own host).
+DAM_BASE_URL = env_str("DAM_BASE_URL", "http://localhost:8000")
+
+# Brute-force protection: AXES_FAILURE_LIMIT failed log-ins for one email from one address
+# lock that pair for AXES_COOLOFF_MINUTES (a friendly page, HTTP 429).
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "assets:library"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -27,14 +27,20 @@ def original_name(sha256: str) -> str:
     return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def blob_put(fileobj: IO[bytes], sha256: str) -> tuple[str, bool]:
-    """Store an original under its hash; returns (name, created). Same bytes, one blob."""
+def blob_put(fileobj: IO[bytes], sha256: str, *, size: int) -> tuple[str, bool]:
+    """Store an original under its hash; returns (name, created). Same bytes, one blob.
+
+    Callers hold the hash's advisory lock. A blob of the wrong size (a write cut short
+    by a crash) is replaced rather than trusted.
+    """
     name = original_name(sha256)
     if default_storage.exists(name):
-        return name, False
+        if default_storage.size(name) == size:
+            return name, False
+        default_storage.delete(name)
     fileobj.seek(0)
     saved = default_storage.save(name, File(fileobj, name=name))
-    if saved != name:  # a concurrent writer stored the same content first
+    if saved != name:  # cannot happen under the lock; never keep a stray copy
         default_storage.delete(saved)
     return name, True
 

@@ -36,8 +36,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Plain names: random ones ("Brandi") collide with text that tests look for.
+    first_name = factory.Sequence(lambda n: f"Pat{n}")
+    last_name = "Tester"
     role = Role.MEDIA_LIBRARY_USER
     status = UserStatus.ACTIVE
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)

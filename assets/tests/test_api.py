@@ -210,8 +210,12 @@ def test_user_granted_deep_sees_that_folder_at_the_top(client, tree):
     client.force_login(user)
     response = client.get(f"{API}/folders")
     assert folder_names(response) == ["Logos"]
-    assert response.json()["results"][0]["path"] == "/Brand/Logos"
+    # /Brand does not exist for this user: neither its name nor its id shows.
+    assert response.json()["results"][0]["path"] == "/Logos"
+    assert response.json()["results"][0]["parent"] is None
     assert response.json()["results"][0]["my_level"] == "edit"
+    detail = client.get(f"{API}/folders/{tree['logos'].pk}").json()
+    assert (detail["path"], detail["parent"]) == ("/Logos", None)
 
 
 def test_user_without_grants_lists_nothing(client, tree, stranger):

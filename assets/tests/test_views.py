@@ -268,7 +268,7 @@ def test_tile_of_a_processing_asset_polls(client, admin):
     asset = make_asset(folder, actor=admin)  # processing happens after commit
     client.force_login(admin)
     html = client.get(reverse("assets:tile", args=[asset.pk])).text
-    assert 'hx-trigger="every 1s"' in html
+    assert 'hx-trigger="load delay:1500ms"' in html
     assert "Processing" in html
 
 
@@ -460,7 +460,7 @@ def test_create_folder_without_rights(client, tree, viewer):
     response = client.post(reverse("assets:folder_create", args=[tree["secret"].pk]), {"name": "N"})
     assert response.status_code == 404
     response = client.post(reverse("assets:folder_create_top"), {"name": "Top"}, follow=True)
-    assert "Only admins create top-level folders." in page_messages(response)
+    assert "Only admins create folders at the top level." in page_messages(response)
     assert not Folder.objects.filter(name__in=["Nope", "N", "Top"]).exists()
 
 

@@ -1,0 +1,11 @@
+from django import template
+
+from accounts import policy
+
+register = template.Library()
+
+
+@register.filter
+def visible_path(folder, user) -> str:
+    """The folder's path as this user may see it (no invisible ancestors); no queries per row."""
+    return policy.access_for(user).describe_folder(folder)

@@ -1,0 +1,31 @@
+// Dialogs: buttons with data-dialog-open="ID" open <dialog id=ID> as a modal; elements with
+// data-dialog-close close their dialog. Opening fires "dialog-opened" for htmx to load content.
+(function () {
+  "use strict";
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-dialog-open]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.dialogOpen);
+      if (!dialog) return;
+      const menu = opener.closest("details");
+      if (menu) menu.open = false;
+      dialog.showModal();
+      dialog.querySelectorAll("[hx-trigger~='dialog-opened']").forEach((el) => {
+        if (window.htmx) window.htmx.trigger(el, "dialog-opened");
+      });
+      return;
+    }
+    const closer = event.target.closest("[data-dialog-close]");
+    if (closer) {
+      const dialog = closer.closest("dialog");
+      if (dialog) dialog.close();
+    }
+  });
+  // htmx answers 422 with the form and its errors: swap it in like a success.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();
