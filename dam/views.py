@@ -74,6 +74,13 @@ def error_403(request, exception=None):
     return render(request, "errors/403.html", {"detail": detail}, status=403)
 
 
+def csrf_failure(request, reason=""):
+    detail = "Your form expired or came from another site. Reload the page and try again."
+    if _wants_json(request):
+        return error_response(403, detail, "csrf_failed")
+    return render(request, "errors/403.html", {"detail": detail}, status=403)
+
+
 def error_404(request, exception=None):
     if _wants_json(request):
         return error_response(404, "Not found.")
