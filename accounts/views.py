@@ -108,6 +108,7 @@ def settings_users(request):
         "seats_used": services.seats_used(),
         "prefs": prefs,
         "settings_tab": "users",
+        "nav_active": "settings",
     }
     if policy.can_change_preferences(request.user):
         context["prefs_form"] = PreferencesForm(
@@ -152,6 +153,7 @@ def users_add(request):
         {
             "formset": formset,
             "settings_tab": "users",
+            "nav_active": "settings",
             "seats_used": services.seats_used(),
             "seat_limit": preferences_get().seat_limit,
         },
@@ -199,6 +201,7 @@ def user_edit(request, pk):
             "form": form,
             "is_self": user.pk == request.user.pk,
             "settings_tab": "users",
+            "nav_active": "settings",
         },
     )
 
@@ -307,7 +310,9 @@ def groups(request):
         member_count=Count("user", filter=~Q(user__status=UserStatus.INACTIVE))
     ).order_by("name")
     return render(
-        request, "accounts/groups.html", {"groups": groups, "form": form, "settings_tab": "groups"}
+        request,
+        "accounts/groups.html",
+        {"groups": groups, "form": form, "settings_tab": "groups", "nav_active": "settings"},
     )
 
 
@@ -345,6 +350,7 @@ def group_detail(request, pk):
             "q": q,
             "candidates": candidates,
             "settings_tab": "groups",
+            "nav_active": "settings",
         },
     )
 
