@@ -123,7 +123,10 @@ class PreferencesForm(forms.Form):
         label="Seat limit",
         required=False,
         min_value=1,
-        help_text="Most users who are active, invited or in password reset. Empty: unlimited.",
+        help_text=(
+            "The most users that may be active, invited or in password reset at once. "
+            "Empty: no limit."
+        ),
     )
     trash_retention_days = forms.IntegerField(
         label="Keep deleted assets in trash for (days)", min_value=1, max_value=3650
