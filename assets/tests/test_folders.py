@@ -273,3 +273,32 @@ def test_api_share_with_inactive_user_is_422(client, admin, tree):
         content_type="application/json",
     )
     assert response.status_code == 422
+
+
+# -- move dialog targets --------------------------------------------------------------
+def test_move_targets_are_searchable_and_exclude_the_subtree(client, admin, tree):
+    from django.urls import reverse
+
+    client.force_login(admin)
+    url = reverse("assets:folder_move_targets", args=[tree["spring"].pk])
+    html = client.get(url).text
+    assert "/Brand" in html and "Top level of the library" in html
+    assert "/Marketing/Spring/Week1" not in html  # its own subtree
+    assert ">/Marketing<" not in html  # its current parent
+    assert "/Brand" not in client.get(url, {"q": "week"}).text
+
+
+def test_move_targets_need_edit_and_hide_invisible_paths(client, admin, tree):
+    from django.urls import reverse
+
+    user = UserFactory()
+    client.force_login(user)
+    url = reverse("assets:folder_move_targets", args=[tree["week1"].pk])
+    assert client.get(url).status_code == 404
+    grant(user, tree["spring"], "view")
+    assert client.get(url).status_code == 403
+    grant(user, tree["spring"], "edit")
+    grant(user, tree["brand"], "contribute")
+    html = client.get(url).text
+    assert "/Brand" in html and "Top level" not in html
+    assert "Marketing" not in html  # /Marketing is invisible to this user
