@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -131,6 +133,14 @@ class Asset(models.Model):
         default=ProcessingStatus.PROCESSING,
     )
     processing_error = models.TextField(blank=True)
+    # Extracted by the pipeline: EXIF/IPTC/XMP essentials, colour profile, dominant
+    # colours, page count, video codec... (JSON); the perceptual hash is its own column.
+    facts = models.JSONField(default=dict, blank=True)
+    phash = models.CharField(max_length=16, blank=True, db_index=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    preset = models.ForeignKey(
+        "UploadPreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -187,6 +197,15 @@ class AssetVersion(models.Model):
     original_filename = models.CharField(max_length=255)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    facts = models.JSONField(default=dict, blank=True)
+    # Set when "automatic backup" is off and a newer version replaced this one's file:
+    # the row stays for history, the blob is gone.
+    blob_released_at = models.DateTimeField(null=True, blank=True)
+    restored_from = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version number this one restored."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -221,3 +240,82 @@ class Rendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} {self.spec}"
+
+
+class PublicIdMode(models.TextChoices):
+    RANDOM = "random", "Random"
+    FILENAME = "filename", "From the file name"
+
+
+class ModerationMode(models.TextChoices):
+    NONE = "none", "None"
+    MANUAL = "manual", "Manual review"
+    AUTO = "auto", "Automatic checks"
+
+
+class UploadPreset(models.Model):
+    """How uploads are named, placed, tagged, moderated and protected (admin-defined)."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    public_id_mode = models.CharField(
+        max_length=16, choices=PublicIdMode.choices, default=PublicIdMode.RANDOM
+    )
+    overwrite = models.BooleanField(
+        default=False, help_text="An upload with an existing public ID makes a new version."
+    )
+    folder = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    moderation = models.CharField(
+        max_length=16, choices=ModerationMode.choices, default=ModerationMode.NONE
+    )
+    auto_checks = models.JSONField(default=list, blank=True)
+    access_mode = models.CharField(
+        max_length=16, choices=AccessMode.choices, default=AccessMode.PUBLIC
+    )
+    default_for = ArrayField(
+        models.CharField(max_length=16, choices=AssetType.choices), default=list, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Comment(models.Model):
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} on {self.asset_id}"
+
+
+class UploadSession(models.Model):
+    """A resumable (chunked) upload in progress; bytes go to a temporary file on disk."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    received = models.BigIntegerField(default=0)
+    fields = models.JSONField(default=dict, blank=True)
+    asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.received}/{self.size})"
