@@ -58,7 +58,7 @@ def users_list(request, filters: Query[UserFilters], paging: Query[PageParams] =
     _require_manager(request)
     users = User.objects.prefetch_related("groups").order_by("email", "id")
     if filters.q:
-        q = filters.q.strip()
+        q = filters.q.replace("\x00", "").strip()
         users = users.filter(
             Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
         )

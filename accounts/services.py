@@ -11,7 +11,6 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
@@ -22,7 +21,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts import policy
-from accounts.models import ApiToken, Role, User, UserStatus
+from accounts.models import ApiToken, FolderUserGrant, Role, User, UserStatus
 from assets.services import Conflict, NotAllowed, ValidationFailed
 from dam.preferences import preferences_get
 from dam.services import audit_record
@@ -223,7 +222,11 @@ def _send_link_email(*, user: User, subject: str, template: str, base_url: str |
     context = {"user": user, "link": link, "days": settings.DAM_INVITE_DAYS}
     body = render_to_string(template, context)
     recipient = user.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient], fail_silently=False))
+    from accounts.tasks import send_email
+
+    # A mail server or broker outage must not turn a committed change into an error;
+    # the task retries, and a lost one is logged by on_commit(robust=True).
+    transaction.on_commit(lambda: send_email.delay(subject, body, recipient), robust=True)
 
 
 def users_invite(*, actor, new_users: list[NewUser], base_url: str | None = None) -> list[User]:
@@ -340,6 +343,14 @@ def user_resend_invite(*, actor, user: User, base_url: str | None = None) -> Use
 def _end_sessions(user: User) -> None:
     User.objects.filter(pk=user.pk).update(session_version=F("session_version") + 1)
     user.refresh_from_db(fields=["session_version"])
+    _revoke_tokens(user)
+
+
+def _revoke_tokens(user: User) -> int:
+    """Tokens end with the sessions: a token minted from a stolen session dies too."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 def user_force_logout(*, actor, user: User) -> User:
@@ -366,7 +377,10 @@ def user_reset_password(*, actor, user: User, base_url: str | None = None) -> Us
         user.status = UserStatus.PASSWORD_RESET
         user.session_version += 1
         user.save(update_fields=["password", "status", "session_version"])
-        audit_record(actor=actor, verb="user.reset_password", obj=user)
+        revoked = _revoke_tokens(user)
+        audit_record(
+            actor=actor, verb="user.reset_password", obj=user, data={"tokens_revoked": revoked}
+        )
         _send_link_email(
             user=user,
             subject="Set a new password for Atrium DAM",
@@ -390,10 +404,16 @@ def user_delete(*, actor, user: User) -> User:
         user.set_unusable_password()
         user.session_version += 1
         user.save(update_fields=["status", "is_active", "password", "session_version"])
-        revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
+        revoked = _revoke_tokens(user)
+        # Their folder shares end with them (group memberships stay, but an inactive
+        # user never signs in, so those give nothing).
+        shares, _ = FolderUserGrant.objects.filter(user=user).delete()
+        audit_record(
+            actor=actor,
+            verb="user.delete",
+            obj=user,
+            data={"tokens_revoked": revoked, "shares_removed": shares},
         )
-        audit_record(actor=actor, verb="user.delete", obj=user, data={"tokens_revoked": revoked})
     return user
 
 

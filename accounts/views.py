@@ -87,7 +87,7 @@ def settings_users(request):
     filters = UserFilterForm(request.GET or None)
     users = User.objects.prefetch_related("groups").order_by("email", "id")
     if filters.is_valid():
-        q = filters.cleaned_data["q"].strip()
+        q = filters.cleaned_data["q"].replace("\x00", "").strip()
         if q:
             users = users.filter(
                 Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
@@ -329,7 +329,7 @@ def group_detail(request, pk):
         else:
             messages.success(request, f"Group renamed to {group.name}.")
             return redirect("accounts:group_detail", pk=group.pk)
-    q = request.GET.get("q", "").strip()[:200]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     members = group.user_set.exclude(status=UserStatus.INACTIVE).order_by("email")
     member_count = members.count()
     if q:

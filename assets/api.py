@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404
 from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
@@ -54,6 +55,12 @@ def folders_get(request, folder_id: int):
 def folders_update(request, folder_id: int, payload: FolderPatch):
     user = request.auth
     folder = policy.get_folder_or_404(user, folder_id)
+    with transaction.atomic():  # a rename that fails undoes the move it came with
+        folder = _folder_update(user, folder, payload)
+    return folder_out(folder, policy.access_for(user))
+
+
+def _folder_update(user, folder, payload: FolderPatch):
     if "parent" in payload.model_fields_set:
         parent = (
             policy.get_folder_or_404(user, payload.parent) if payload.parent is not None else None
@@ -61,7 +68,7 @@ def folders_update(request, folder_id: int, payload: FolderPatch):
         folder = services.folder_move(actor=user, folder=folder, parent=parent)
     if payload.name is not None:
         folder = services.folder_rename(actor=user, folder=folder, name=payload.name)
-    return folder_out(folder, policy.access_for(user))
+    return folder
 
 
 @router.delete("/folders/{folder_id}", response={204: None}, tags=["folders"], summary="Delete")
@@ -86,7 +93,8 @@ def _principal(principal_type: str, principal_id):
 @router.get("/folders/{folder_id}/shares", response=list[ShareOut], tags=["folders"])
 def folders_shares(request, folder_id: int):
     folder = _share_folder(request, folder_id)
-    return [share_out(row) for row in selectors.folder_shares(folder=folder)]
+    access = policy.access_for(request.auth)
+    return [share_out(row, access) for row in selectors.folder_shares(folder=folder)]
 
 
 @router.put("/folders/{folder_id}/shares", response=list[ShareOut], tags=["folders"])
@@ -95,7 +103,8 @@ def folders_share(request, folder_id: int, payload: ShareIn):
     principal = _principal(payload.principal.type, payload.principal.id)
     level = Level.from_label(payload.level)
     services.folder_share(actor=request.auth, folder=folder, principal=principal, level=level)
-    return [share_out(row) for row in selectors.folder_shares(folder=folder)]
+    access = policy.access_for(request.auth)
+    return [share_out(row, access) for row in selectors.folder_shares(folder=folder)]
 
 
 @router.delete(
@@ -105,7 +114,9 @@ def folders_share(request, folder_id: int, payload: ShareIn):
 )
 def folders_unshare(request, folder_id: int, principal_type: str, principal_id: int):
     folder = _share_folder(request, folder_id)
-    principal = selectors.principal_get(principal_type=principal_type, principal_id=principal_id)
+    principal = selectors.principal_get(
+        principal_type=principal_type, principal_id=principal_id, include_inactive=True
+    )
     if principal is None or not services.folder_unshare(
         actor=request.auth, folder=folder, principal=principal
     ):
@@ -144,3 +155,169 @@ def assets_get(request, asset_id: int):
 @router.get("/assets/{asset_id}/download", tags=["assets"], summary="Download the original")
 def assets_download(request, asset_id: int):
     return original_response(policy.get_asset_or_404(request.auth, asset_id))
+
+
+# -- edits, trash, comments, bulk (issue 4: trash & bulk) -------------------------------
+from assets.models import Asset, Folder  # noqa: E402
+from assets.schemas import (  # noqa: E402
+    AssetPatch,
+    BulkDownloadIn,
+    BulkIn,
+    BulkOut,
+    CommentIn,
+    CommentOut,
+    TrashPage,
+    comment_out,
+    trash_item_out,
+)
+from assets.zips import zip_response  # noqa: E402
+
+_NOT_YET = ("metadata", "public_from", "public_until", "expires_at")
+
+
+def _target_folder(user, folder_id) -> Folder:
+    """A destination folder; invisible and missing are the same field error."""
+    folder = Folder.objects.filter(pk=folder_id).first() if policy._is_int(folder_id) else None
+    if folder is None or policy.access_for(user).folder_level(folder) == Level.NONE:
+        raise services.ValidationFailed("No such folder.", field="folder")
+    return folder
+
+
+def _trashed_asset(user, asset_id) -> Asset:
+    trashed = Asset.all_objects.select_related("folder").filter(deleted_at__isnull=False)
+    return policy.get_asset_or_404(user, asset_id, minimum=Level.MANAGE, queryset=trashed)
+
+
+def _trashed_folder(user, folder_id) -> Folder:
+    folder = (
+        Folder.all_objects.filter(pk=folder_id, deleted_at__isnull=False).first()
+        if policy._is_int(folder_id)
+        else None
+    )
+    return policy._checked(
+        user, folder, folder and folder.ancestor_ids, Level.MANAGE, "No such folder."
+    )
+
+
+@router.patch("/assets/{asset_id}", response=AssetOut, tags=["assets"], summary="Edit")
+def assets_update(request, asset_id: int, payload: AssetPatch):
+    user = request.auth
+    asset = policy.get_asset_or_404(user, asset_id)
+    sent = payload.model_fields_set
+    for field in _NOT_YET:
+        if field in sent:
+            raise services.ValidationFailed(f"{field} cannot be changed yet.", field=field)
+    for field in ("display_name", "access_mode"):
+        if field in sent and getattr(payload, field) is None:
+            raise services.ValidationFailed(f"{field} cannot be null.", field=field)
+    if "folder" in sent:
+        if payload.folder is None:
+            raise services.ValidationFailed("An asset is always in a folder.", field="folder")
+        target = _target_folder(user, payload.folder)
+    changes = {f: getattr(payload, f) for f in ("display_name", "tags", "context", "access_mode")}
+    changes = {f: v for f, v in changes.items() if f in sent}
+    from django.db import transaction
+
+    with transaction.atomic():
+        if "folder" in sent:
+            asset = services.asset_move(actor=user, asset=asset, folder=target)
+        if changes:
+            if "tags" in changes and changes["tags"] is None:
+                changes["tags"] = []
+            asset = services.asset_update(actor=user, asset=asset, **changes)
+    asset.refresh_from_db()
+    return asset_out(asset, request)
+
+
+@router.delete("/assets/{asset_id}", response={204: None}, tags=["trash"], summary="To trash")
+def assets_delete(request, asset_id: int):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    services.asset_delete(actor=request.auth, asset=asset)
+    return Status(204, None)
+
+
+@router.get("/trash", response=TrashPage, tags=["trash"], summary="What you may restore")
+def trash_list(request, paging: Query[PageParams] = None):
+    user = request.auth
+    access = policy.access_for(user)
+    page = paginate(
+        request, selectors.trash_entries(user=user), lambda row: row, paging or PageParams()
+    )
+    page["results"] = [trash_item_out(r, access) for r in selectors.trash_rows(page["results"])]
+    return page
+
+
+@router.post("/assets/{asset_id}/restore", response=AssetOut, tags=["trash"], summary="Restore")
+def assets_restore(request, asset_id: int):
+    asset = services.asset_restore(actor=request.auth, asset=_trashed_asset(request.auth, asset_id))
+    return asset_out(asset, request)
+
+
+@router.delete("/trash/{asset_id}", response={204: None}, tags=["trash"], summary="Purge now")
+def trash_purge(request, asset_id: int):
+    services.asset_purge(actor=request.auth, asset=_trashed_asset(request.auth, asset_id))
+    return Status(204, None)
+
+
+@router.post(
+    "/folders/{folder_id}/restore", response=FolderOut, tags=["trash"], summary="Restore"
+)
+def folders_restore(request, folder_id: int):
+    folder = _trashed_folder(request.auth, folder_id)
+    services.folder_restore(actor=request.auth, folder=folder)
+    folder.refresh_from_db()
+    return folder_out(folder, policy.access_for(request.auth))
+
+
+@router.delete(
+    "/trash/folders/{folder_id}", response={204: None}, tags=["trash"], summary="Purge folder"
+)
+def trash_purge_folder(request, folder_id: int):
+    services.folder_purge(actor=request.auth, folder=_trashed_folder(request.auth, folder_id))
+    return Status(204, None)
+
+
+@router.get("/assets/{asset_id}/comments", response=list[CommentOut], tags=["comments"])
+def comments_list(request, asset_id: int):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    return [comment_out(c) for c in selectors.asset_comments(asset=asset)]
+
+
+@router.post("/assets/{asset_id}/comments", response={201: CommentOut}, tags=["comments"])
+def comments_create(request, asset_id: int, payload: CommentIn):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    comment = services.comment_create(actor=request.auth, asset=asset, body=payload.body)
+    return Status(201, comment_out(comment))
+
+
+@router.post("/assets/bulk", response=BulkOut, tags=["assets"], summary="One action, many")
+def assets_bulk(request, payload: BulkIn):
+    user = request.auth
+    folder = _target_folder(user, payload.folder) if payload.action == "move" else None
+    if payload.action == "move" and payload.folder is None:
+        raise services.ValidationFailed("Choose a destination folder.", field="folder")
+    return services.assets_bulk(
+        actor=user, ids=payload.ids, action=payload.action, tags=payload.tags, folder=folder
+    )
+
+
+@router.post("/assets/bulk/download", tags=["assets"], summary="Originals as a zip")
+def assets_bulk_download(request, payload: BulkDownloadIn):
+    return bulk_zip(request.auth, payload.ids)
+
+
+def bulk_zip(user, ids):
+    """The originals the user may view among `ids`, streamed; others are left out."""
+    ids = list(dict.fromkeys(ids or []))
+    if not ids:
+        raise services.ValidationFailed("Choose at least one asset.", field="ids")
+    if len(ids) > services.BULK_MAX_IDS:
+        raise services.ValidationFailed(
+            f"At most {services.BULK_MAX_IDS} assets at a time.", field="ids"
+        )
+    ids = [pk for pk in ids if policy._is_int(pk)]
+    found = policy.visible_assets(user, Asset.objects.filter(pk__in=ids)).in_bulk()
+    assets = [found[pk] for pk in ids if pk in found]
+    if not assets:
+        raise Http404("No such asset.")
+    return zip_response(assets)

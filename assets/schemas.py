@@ -6,6 +6,8 @@ from typing import Literal
 from django.urls import reverse
 from ninja import Schema
 
+from accounts.policy import Level
+
 
 class FolderIn(Schema):
     name: str
@@ -31,6 +33,7 @@ class ShareOut(Schema):
     principal: Principal
     level: str
     inherited_from: int | None
+    inherited: bool
 
 
 class FolderOut(Schema):
@@ -121,9 +124,107 @@ def asset_out(asset, request=None) -> dict:
     }
 
 
-def share_out(row) -> dict:
+def share_out(row, access) -> dict:
+    """`inherited_from` is null when the grant sits on a folder the caller cannot see."""
+    visible = row.inherited and access.folder_level(row.folder) > Level.NONE
     return {
         "principal": {"type": row.principal_type, "id": row.principal_id},
         "level": row.level.label,
-        "inherited_from": row.folder.pk if row.inherited else None,
+        "inherited_from": row.folder.pk if visible else None,
+        "inherited": row.inherited,
+    }
+
+
+# -- edits, trash, comments, bulk (issue 4: trash & bulk) -------------------------------
+class AssetPatch(Schema):
+    display_name: str | None = None
+    folder: int | None = None
+    tags: list[str] | None = None
+    context: dict | None = None
+    access_mode: str | None = None
+    # Not storable yet (structured metadata and delivery windows come with later issues):
+    # sending them answers 422 rather than silently ignoring them.
+    metadata: dict | None = None
+    public_from: datetime | None = None
+    public_until: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class TrashItemOut(Schema):
+    kind: Literal["asset", "folder"]
+    id: int
+    name: str
+    path: str
+    deleted_at: datetime
+    deleted_by: int | None
+    assets: int | None
+
+
+class TrashPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[TrashItemOut]
+
+
+class CommentIn(Schema):
+    body: str
+
+
+class CommentOut(Schema):
+    id: int
+    body: str
+    author: int
+    author_name: str
+    created_at: datetime
+
+
+class BulkIn(Schema):
+    ids: list[int]
+    action: Literal["add_tags", "remove_tags", "set_metadata", "move", "delete"]
+    tags: list[str] | str | None = None
+    metadata: dict | None = None
+    folder: int | None = None
+
+
+class BulkOut(Schema):
+    done: list[int]
+    failed: dict[str, str]
+
+
+class BulkDownloadIn(Schema):
+    ids: list[int]
+
+
+def trash_item_out(row: dict, access) -> dict:
+    obj = row["obj"]
+    if row["kind"] == "asset":
+        return {
+            "kind": "asset",
+            "id": obj.pk,
+            "name": obj.display_name,
+            "path": access.visible_path(obj.folder),
+            "deleted_at": row["deleted_at"],
+            "deleted_by": obj.deleted_by_id,
+            "assets": None,
+        }
+    return {
+        "kind": "folder",
+        "id": obj.pk,
+        "name": obj.name,
+        "path": access.visible_path(obj),
+        "deleted_at": row["deleted_at"],
+        "deleted_by": None,
+        "assets": row["assets"],
+    }
+
+
+def comment_out(comment) -> dict:
+    author = comment.author
+    return {
+        "id": comment.pk,
+        "body": comment.body,
+        "author": author.pk,
+        "author_name": author.get_full_name() or author.email,
+        "created_at": comment.created_at,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts import policy
 from accounts.policy import Level
@@ -88,7 +88,7 @@ def folder_shares(*, folder: Folder) -> list[ShareRow]:
             ShareRow(
                 "user",
                 g.user_id,
-                g.user.get_full_name() or g.user.email,
+                g.user.display_name,
                 g.user.email if g.user.get_full_name() else "",
                 Level.from_codename(g.permission.codename),
                 chain[g.content_object_id],
@@ -98,7 +98,13 @@ def folder_shares(*, folder: Folder) -> list[ShareRow]:
     group_grants = (
         FolderGroupGrant.objects.filter(content_object_id__in=chain)
         .select_related("group", "permission")
-        .annotate(member_count=Count("group__user", distinct=True))
+        .annotate(
+            member_count=Count(
+                "group__user",
+                filter=~Q(group__user__status="inactive"),
+                distinct=True,
+            )
+        )
     )
     for g in group_grants:
         members = f"{g.member_count} member{'s' if g.member_count != 1 else ''}"
@@ -147,14 +153,16 @@ def move_targets(*, user, folder: Folder, query: str = "", limit: int = 50) -> l
     )
     if folder.parent_id:
         qs = qs.exclude(pk=folder.parent_id)
-    query = query.strip()[:200]
+    query = query.replace("\x00", "").strip()[:200]
     if query:
         qs = qs.filter(path__icontains=query)
     return list(qs.order_by("path")[:limit])
 
 
-def principal_get(*, principal_type: str, principal_id) -> object | None:
-    """A user (not inactive) or group that can receive a share, or None."""
+def principal_get(
+    *, principal_type: str, principal_id, include_inactive: bool = False
+) -> object | None:
+    """A user (not inactive, unless asked: to remove old shares) or group, or None."""
     from django.contrib.auth.models import Group
 
     from accounts.models import User, UserStatus
@@ -168,7 +176,10 @@ def principal_get(*, principal_type: str, principal_id) -> object | None:
     if principal_type == "group":
         return Group.objects.filter(pk=pk).first()
     if principal_type == "user":
-        return User.objects.exclude(status=UserStatus.INACTIVE).filter(pk=pk).first()
+        users = User.objects.all() if include_inactive else User.objects.exclude(
+            status=UserStatus.INACTIVE
+        )
+        return users.filter(pk=pk).first()
     return None
 
 
@@ -188,3 +199,65 @@ def share_candidates() -> dict[str, list[tuple[str, str]]]:
             for u in users.order_by("email")
         ],
     }
+
+
+# -- trash (issue 4: trash & bulk) -----------------------------------------------------
+def trash_entries(*, user):
+    """What the user may restore: assets deleted on their own and folders deleted from the
+    library (each with what went with it), under folders where they have manage. One
+    ordered (kind, id, deleted_at) queryset so pages slice in the database."""
+    from django.db.models import CharField, F, Value
+
+    assets = policy.visible_assets(
+        user,
+        Asset.all_objects.filter(deleted_at__isnull=False, deleted_with__isnull=True),
+        minimum=Level.MANAGE,
+    ).values_list(Value("asset", output_field=CharField()), "id", "deleted_at")
+    folders = policy.visible_folders(
+        user,
+        Folder.all_objects.filter(deleted_at__isnull=False, deleted_with_id=F("pk")),
+        minimum=Level.MANAGE,
+    ).values_list(Value("folder", output_field=CharField()), "id", "deleted_at")
+    return assets.union(folders, all=True).order_by("-deleted_at", "-id")
+
+
+def trash_rows(rows) -> list[dict]:
+    """Load the objects of a page of trash_entries()."""
+    from django.db.models import Count
+
+    rows = list(rows)
+    asset_ids = [pk for kind, pk, _ in rows if kind == "asset"]
+    folder_ids = [pk for kind, pk, _ in rows if kind == "folder"]
+    assets = Asset.all_objects.select_related("folder", "deleted_by").in_bulk(asset_ids)
+    folders = Folder.all_objects.in_bulk(folder_ids)
+    counts = dict(
+        Asset.all_objects.filter(deleted_with_id__in=folder_ids)
+        .values_list("deleted_with_id")
+        .annotate(n=Count("id"))
+    )
+    out = []
+    for kind, pk, deleted_at in rows:
+        obj = assets.get(pk) if kind == "asset" else folders.get(pk)
+        if obj is None:
+            continue
+        out.append(
+            {
+                "kind": kind,
+                "obj": obj,
+                "deleted_at": deleted_at,
+                "assets": counts.get(pk, 0) if kind == "folder" else None,
+            }
+        )
+    return out
+
+
+def asset_comments(*, asset: Asset):
+    return asset.comments.select_related("author")
+
+
+def asset_move_targets(*, user, query: str = "", limit: int = 50) -> list[Folder]:
+    qs = policy.visible_folders(user, minimum=Level.CONTRIBUTE)
+    query = query.strip()[:200]
+    if query:
+        qs = qs.filter(path__icontains=query)
+    return list(qs.order_by("path")[:limit])

@@ -11,7 +11,7 @@ from typing import IO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts import policy
 from accounts.policy import Level
@@ -123,6 +123,12 @@ def folder_create(*, actor, name: str, parent: Folder | None) -> Folder:
     _require_path_fits(f"{parent.path if parent else ''}/{name}")
     try:
         with transaction.atomic():
+            if parent is not None:
+                # The parent's place in the tree is read under the tree lock (shared).
+                tree_lock_shared()
+                parent = Folder.objects.filter(pk=parent.pk).first()
+                if parent is None:
+                    raise Conflict("The parent folder was deleted meanwhile.")
             folder = Folder.objects.create(
                 name=name,
                 parent=parent,
@@ -143,6 +149,42 @@ def folder_create(*, actor, name: str, parent: Folder | None) -> Folder:
     return folder
 
 
+TREE_LOCK_KEY = 0x7EE  # one advisory lock serialises changes to the folder tree
+
+
+def _tree_locked(func):
+    """Run a tree change under the tree lock on fresh rows.
+
+    Two moves at once (A into B, B into A) or a rename during an ancestor's move would
+    otherwise compute paths and ancestor arrays from stale rows.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*, actor, folder: Folder, **kwargs):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK_KEY])
+            fresh = Folder.objects.filter(pk=folder.pk).first()
+            if fresh is None:
+                raise Conflict("The folder was deleted or moved meanwhile; reload and retry.")
+            if kwargs.get("parent") is not None:
+                parent = Folder.objects.filter(pk=kwargs["parent"].pk).first()
+                if parent is None:
+                    raise Conflict("The destination was deleted meanwhile; choose another.")
+                kwargs["parent"] = parent
+            return func(actor=actor, folder=fresh, **kwargs)
+
+    return wrapper
+
+
+def tree_lock_shared() -> None:
+    """Writers that depend on a folder's place in the tree (uploads) take this."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [TREE_LOCK_KEY])
+
+
+@_tree_locked
 def folder_rename(*, actor, folder: Folder, name: str) -> Folder:
     """Rename; the materialized paths of the whole subtree change in one UPDATE."""
     name = _clean_folder_name(name)
@@ -169,6 +211,7 @@ def folder_rename(*, actor, folder: Folder, name: str) -> Folder:
     return folder
 
 
+@_tree_locked
 def folder_move(*, actor, folder: Folder, parent: Folder | None) -> Folder:
     """Move under `parent` (None: top level). Folder and asset arrays change in two UPDATEs."""
     _require_level(actor, folder, Level.EDIT, "move folders")
@@ -270,6 +313,7 @@ def _rewrite_subtree(
             )
 
 
+@_tree_locked
 def folder_delete(*, actor, folder: Folder) -> int:
     """Move the folder, its sub-folders and their assets to the trash; returns the asset count."""
     from django.utils import timezone
@@ -335,7 +379,7 @@ def folder_share(*, actor, folder: Folder, principal, level: Level):
             from assets.tasks import notify_folder_shared
 
             args = (folder.pk, field, principal.pk, actor.pk)
-            transaction.on_commit(lambda: notify_folder_shared.delay(*args))
+            transaction.on_commit(lambda: notify_folder_shared.delay(*args), robust=True)
     return grant
 
 
@@ -666,7 +710,8 @@ def folder_share_notify(
     messages = [
         (
             f"“{folder.name}” was shared with you",
-            f"Hello {u.get_short_name()},\n\n{who} shared the folder “{folder.path}” with "
+            f"Hello {u.get_short_name()},\n\n{who} shared the folder "
+            f"“{policy.FolderAccess(u).visible_path(folder)}” with "
             f"you.\n\nOpen it: {link}\n\nYou can turn these emails off in your profile.\n",
             settings.DEFAULT_FROM_EMAIL,
             [u.email],
@@ -674,3 +719,527 @@ def folder_share_notify(
         for u in recipients
     ]
     return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
+# == trash, purge, sweeper, comments, edits, bulk (issue 4: trash & bulk) ============
+# Restore semantics: an asset (or folder) whose parent folder is itself in the trash is
+# refused with a message naming the folder to restore first; restoring never revives a
+# folder chain implicitly, so a restore brings back exactly what the user chose.
+TAG_LIMIT = 100
+CONTEXT_MAX_KEYS = 50
+CONTEXT_KEY_MAX = 100
+CONTEXT_VALUE_MAX = 1000
+COMMENT_MAX = 5000
+BULK_MAX_IDS = 500
+PURGE_BATCH = 200
+
+
+def _require_asset_level(actor, asset: Asset, minimum: Level, action: str) -> None:
+    level = policy.access_for(actor).asset_level(asset)
+    if level < minimum:
+        raise NotAllowed(f"You need {minimum.label} access to {action}.")
+
+
+def _require_live_parent(folder: Folder | None) -> None:
+    """Refuse to restore into a trashed folder; name the folder to restore first."""
+    if folder is None:
+        return
+    trashed = (
+        Folder.all_objects.filter(pk__in=folder.ancestor_ids, deleted_at__isnull=False)
+        .order_by("depth")
+        .first()
+    )
+    if trashed is not None:
+        root = trashed.deleted_with if trashed.deleted_with_id else trashed
+        raise Conflict(
+            f"The folder “{root.path}” is in the trash; restore it first.", field="folder"
+        )
+
+
+def asset_delete(*, actor, asset: Asset) -> Asset:
+    """Move one asset to the trash (manage level); versions, grants and files stay."""
+    from django.utils import timezone
+
+    _require_asset_level(actor, asset, Level.MANAGE, "delete this asset")
+    with transaction.atomic():
+        updated = Asset.objects.filter(pk=asset.pk).update(
+            deleted_at=timezone.now(), deleted_by=actor, deleted_with=None
+        )
+        if updated:
+            audit_record(actor=actor, verb="asset.delete", obj=asset, data={})
+    asset.refresh_from_db()
+    return asset
+
+
+def _trashed_asset_level(actor, asset: Asset) -> Level:
+    return policy.access_for(actor).asset_level(asset)
+
+
+def asset_restore(*, actor, asset: Asset) -> Asset:
+    """Bring a trashed asset back where it was (manage level or an admin role)."""
+    _require_asset_level(actor, asset, Level.MANAGE, "restore this asset")
+    if asset.deleted_at is None:
+        return asset
+    if asset.deleted_with_id is not None:
+        folder = Folder.all_objects.filter(pk=asset.deleted_with_id).first()
+        if folder is not None and folder.deleted_at is not None:
+            raise Conflict(
+                f"This asset was deleted with the folder “{folder.path}”; restore the folder.",
+                field="folder",
+            )
+    _require_live_parent(Folder.all_objects.get(pk=asset.folder_id))
+    with transaction.atomic():
+        Asset.all_objects.filter(pk=asset.pk).update(
+            deleted_at=None, deleted_by=None, deleted_with=None
+        )
+        audit_record(actor=actor, verb="asset.restore", obj=asset, data={})
+    asset.refresh_from_db()
+    return asset
+
+
+def folder_restore(*, actor, folder: Folder) -> int:
+    """Restore a folder deleted by folder_delete: its subtree and the assets deleted with it
+    (not assets deleted on their own before). Returns the number of assets restored."""
+    if policy.access_for(actor).folder_level(folder) < Level.MANAGE:
+        raise NotAllowed("You need manage access to restore this folder.")
+    if folder.deleted_at is None:
+        return 0
+    if folder.deleted_with_id not in (None, folder.pk):
+        root = Folder.all_objects.filter(pk=folder.deleted_with_id).first()
+        where = root.path if root else "a parent folder"
+        raise Conflict(
+            f"This folder was deleted with “{where}”; restore that folder.", field="folder"
+        )
+    parent = Folder.all_objects.filter(pk=folder.parent_id).first()
+    _require_live_parent(parent)
+    if Folder.objects.filter(parent=folder.parent_id, name__iexact=folder.name).exists():
+        raise Conflict(
+            f"A folder named “{folder.name}” exists there now; rename it first.", field="name"
+        )
+    try:
+        with transaction.atomic():
+            Folder.all_objects.filter(deleted_with=folder).update(
+                deleted_at=None, deleted_with=None
+            )
+            count = Asset.all_objects.filter(deleted_with=folder).update(
+                deleted_at=None, deleted_by=None, deleted_with=None
+            )
+            audit_record(
+                actor=actor,
+                verb="folder.restore",
+                obj=folder,
+                data={"path": folder.path, "assets": count},
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"A folder named “{folder.name}” exists there now; rename it first.", field="name"
+        ) from None
+    return count
+
+
+def _files_of(asset_ids) -> tuple[dict[str, str], list[str]]:
+    """{sha256: blob_name} of the assets' versions and the names of their rendition files."""
+    blobs = dict(
+        AssetVersion.objects.filter(asset_id__in=asset_ids).values_list("sha256", "blob_name")
+    )
+    renditions = list(
+        Rendition.objects.filter(version__asset_id__in=asset_ids).values_list(
+            "file_name", flat=True
+        )
+    )
+    return blobs, renditions
+
+
+def blobs_release(*, blobs: dict[str, str], renditions: list[str]) -> int:
+    """Delete originals no version references any more (under the hash lock) and the given
+    rendition files. Run after the purge commits; safe to run twice. Returns blobs deleted."""
+    deleted = 0
+    for sha256, name in blobs.items():
+        try:
+            with transaction.atomic():
+                _lock_blob(sha256)
+                if not AssetVersion.objects.filter(blob_name=name).exists():
+                    blob_delete(name)
+                    deleted += 1
+        except Exception:  # the orphan sweeper retries what fails here
+            log.exception("could not release blob %s", name)
+    for name in renditions:
+        try:
+            blob_delete(name)
+        except Exception:
+            log.exception("could not delete rendition %s", name)
+    return deleted
+
+
+def _purge_rows(asset_ids: list[int]) -> tuple[dict[str, str], list[str]]:
+    blobs, renditions = _files_of(asset_ids)
+    # Comments and versions cascade; renditions cascade from versions.
+    Asset.all_objects.filter(pk__in=asset_ids).delete()
+    return blobs, renditions
+
+
+def _release_on_commit(blobs: dict[str, str], renditions: list[str]) -> None:
+    transaction.on_commit(
+        lambda: blobs_release(blobs=blobs, renditions=renditions), robust=True
+    )
+
+
+def asset_purge(*, actor, asset: Asset) -> None:
+    """Delete a trashed asset for good; files go only after the commit, if unreferenced."""
+    _require_asset_level(actor, asset, Level.MANAGE, "delete this asset forever")
+    if asset.deleted_at is None:
+        raise ValidationFailed("Only assets in the trash can be deleted forever.")
+    with transaction.atomic():
+        blobs, renditions = _purge_rows([asset.pk])
+        audit_record(
+            actor=actor,
+            verb="asset.purge",
+            obj=None,
+            data={"asset": asset.pk, "public_id": asset.public_id},
+        )
+        _release_on_commit(blobs, renditions)
+
+
+def folder_purge(*, actor, folder: Folder) -> int:
+    """Delete a trashed folder's subtree and every trashed asset in it; returns assets."""
+    if policy.access_for(actor).folder_level(folder) < Level.MANAGE:
+        raise NotAllowed("You need manage access to delete this folder forever.")
+    if folder.deleted_at is None or folder.deleted_with_id not in (None, folder.pk):
+        raise ValidationFailed("Only folders deleted from the library can be deleted forever.")
+    with transaction.atomic():
+        count = _folder_purge_rows(folder)
+        audit_record(
+            actor=actor,
+            verb="folder.purge",
+            obj=None,
+            data={"folder": folder.pk, "path": folder.path, "assets": count},
+        )
+    return count
+
+
+def _folder_purge_rows(folder: Folder) -> int:
+    from django.db.models import Q
+
+    from assets.models import UploadPreset
+
+    asset_ids = list(
+        Asset.all_objects.filter(ancestors__contains=[folder.pk]).values_list("pk", flat=True)
+    )
+    blobs, renditions = _purge_rows(asset_ids)
+    subtree = list(
+        Folder.all_objects.filter(ancestor_ids__contains=[folder.pk])
+        .order_by("-depth")
+        .values_list("pk", flat=True)
+    )
+    UploadPreset.objects.filter(folder_id__in=subtree).update(folder=None)
+    Folder.all_objects.filter(Q(deleted_with_id__in=subtree)).update(deleted_with=None)
+    # Children before parents: `parent` protects.
+    for pk in subtree:
+        Folder.all_objects.filter(pk=pk).delete()
+    _release_on_commit(blobs, renditions)
+    return len(asset_ids)
+
+
+def trash_purge_expired(*, batch: int = PURGE_BATCH, now=None) -> dict[str, int]:
+    """Purge trash older than the retention preference, in batches; returns counts."""
+    from datetime import timedelta
+
+    from django.db.models import F
+    from django.utils import timezone
+
+    from dam.preferences import preferences_get
+
+    days = preferences_get().trash_retention_days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    counts = {"assets": 0, "folders": 0}
+    while True:
+        roots = list(
+            Folder.all_objects.filter(deleted_at__lt=cutoff, deleted_with_id=F("pk"))
+            .order_by("id")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not roots:
+            break
+        for pk in roots:
+            with transaction.atomic():
+                folder = Folder.all_objects.select_for_update().filter(pk=pk).first()
+                if folder is None:
+                    continue
+                counts["assets"] += _folder_purge_rows(folder)
+                counts["folders"] += 1
+                audit_record(
+                    actor=None,
+                    verb="folder.purge",
+                    data={"folder": pk, "path": folder.path, "reason": "retention"},
+                )
+    while True:
+        ids = list(
+            Asset.all_objects.filter(deleted_at__lt=cutoff)
+            .order_by("id")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            locked = list(
+                Asset.all_objects.select_for_update(skip_locked=True)
+                .filter(pk__in=ids, deleted_at__lt=cutoff)
+                .values_list("pk", flat=True)
+            )
+            if not locked:
+                break
+            blobs, renditions = _purge_rows(locked)
+            audit_record(
+                actor=None,
+                verb="asset.purge",
+                data={"assets": locked, "reason": "retention"},
+            )
+            _release_on_commit(blobs, renditions)
+        counts["assets"] += len(locked)
+    log.info(
+        "trash purge (retention %s days): %s assets, %s folders",
+        days,
+        counts["assets"],
+        counts["folders"],
+    )
+    return counts
+
+
+def _walk_storage(prefix: str):
+    """Every file name under `prefix` in storage, depth first (listdir per directory)."""
+    try:
+        dirs, files = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in sorted(files):
+        yield f"{prefix}/{name}"
+    for sub in sorted(dirs):
+        yield from _walk_storage(f"{prefix}/{sub}")
+
+
+def _batched(iterable, size: int):
+    batch: list = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _older_than(name: str, cutoff) -> bool:
+    try:
+        return default_storage.get_modified_time(name) < cutoff
+    except (FileNotFoundError, OSError, NotImplementedError):
+        return False
+
+
+def orphans_sweep(*, grace_hours: float = 24, batch: int = 500, now=None) -> dict[str, int]:
+    """Delete originals and renditions no row references, older than the grace period
+    (a fresh blob may belong to an upload whose rows are not committed yet)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = (now or timezone.now()) - timedelta(hours=grace_hours)
+    counts = {"originals": 0, "renditions": 0, "checked": 0}
+    for names in _batched(_walk_storage("originals"), batch):
+        counts["checked"] += len(names)
+        known = set(
+            AssetVersion.objects.filter(blob_name__in=names).values_list("blob_name", flat=True)
+        )
+        for name in names:
+            if name in known or not _older_than(name, cutoff):
+                continue
+            sha256 = name.rsplit("/", 1)[-1]
+            if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+                continue  # not ours: never delete what we cannot name
+            with transaction.atomic():
+                _lock_blob(sha256)
+                if not AssetVersion.objects.filter(blob_name=name).exists():
+                    blob_delete(name)
+                    counts["originals"] += 1
+    for names in _batched(_walk_storage("renditions"), batch):
+        counts["checked"] += len(names)
+        known = set(
+            Rendition.objects.filter(file_name__in=names).values_list("file_name", flat=True)
+        )
+        for name in names:
+            if name not in known and _older_than(name, cutoff):
+                blob_delete(name)
+                counts["renditions"] += 1
+    log.info(
+        "orphan sweep: checked %s files, deleted %s originals and %s renditions",
+        counts["checked"],
+        counts["originals"],
+        counts["renditions"],
+    )
+    return counts
+
+
+# -- edits --------------------------------------------------------------------------
+def _clean_context(context) -> dict[str, str]:
+    if not isinstance(context, dict):
+        raise ValidationFailed("Context is an object of keys and text values.", field="context")
+    if len(context) > CONTEXT_MAX_KEYS:
+        raise ValidationFailed(f"Context has at most {CONTEXT_MAX_KEYS} keys.", field="context")
+    cleaned: dict[str, str] = {}
+    for key, value in context.items():
+        key = str(key).strip()
+        if not key or len(key) > CONTEXT_KEY_MAX or not re.fullmatch(r"[\w.\-]+", key):
+            raise ValidationFailed(
+                f"Context keys use letters, digits, “_”, “-” and “.” "
+                f"(1 to {CONTEXT_KEY_MAX} characters).",
+                field="context",
+            )
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValidationFailed(f"The context value of “{key}” must be text.", field="context")
+        value = str(value)
+        if len(value) > CONTEXT_VALUE_MAX:
+            raise ValidationFailed(
+                f"Context values have at most {CONTEXT_VALUE_MAX} characters.", field="context"
+            )
+        cleaned[key] = _no_nul(value, "context", "Context values")
+    return cleaned
+
+
+def _clean_display_name(name) -> str:
+    name = _no_nul(str(name or "").strip(), "display_name", "The display name")
+    if not name:
+        raise ValidationFailed("Enter a display name.", field="display_name")
+    if len(name) > 255:
+        raise ValidationFailed("Display names have at most 255 characters.", field="display_name")
+    return name
+
+
+_UNSET = object()
+
+
+def asset_update(
+    *, actor, asset: Asset, display_name=_UNSET, tags=_UNSET, context=_UNSET, access_mode=_UNSET
+) -> Asset:
+    """Change the asset's own fields (edit level); only what was passed changes."""
+    from assets.models import AccessMode
+
+    _require_asset_level(actor, asset, Level.EDIT, "edit this asset")
+    changes: dict = {}
+    if display_name is not _UNSET:
+        changes["display_name"] = _clean_display_name(display_name)
+    if tags is not _UNSET:
+        cleaned = _clean_tags(tags)
+        if len(cleaned) > TAG_LIMIT:
+            raise ValidationFailed(f"An asset has at most {TAG_LIMIT} tags.", field="tags")
+        changes["tags"] = cleaned
+    if context is not _UNSET:
+        changes["context"] = _clean_context(context or {})
+    if access_mode is not _UNSET:
+        if access_mode not in AccessMode.values:
+            raise ValidationFailed("Access mode is public or restricted.", field="access_mode")
+        changes["access_mode"] = access_mode
+    changes = {k: v for k, v in changes.items() if getattr(asset, k) != v}
+    if not changes:
+        return asset
+    with transaction.atomic():
+        before = {k: getattr(asset, k) for k in changes}
+        for field, value in changes.items():
+            setattr(asset, field, value)
+        asset.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            actor=actor, verb="asset.update", obj=asset, data={"before": before, "after": changes}
+        )
+    return asset
+
+
+def asset_move(*, actor, asset: Asset, folder: Folder) -> Asset:
+    """Move to another folder: edit on the source, contribute on the target."""
+    _require_asset_level(actor, asset, Level.EDIT, "move this asset")
+    _require_level(actor, folder, Level.CONTRIBUTE, "move assets")
+    if folder.pk == asset.folder_id:
+        return asset
+    with transaction.atomic():
+        source = asset.folder_id
+        asset.folder = folder
+        asset.ancestors = list(folder.ancestor_ids)
+        asset.save(update_fields=["folder", "ancestors", "updated_at"])
+        audit_record(
+            actor=actor, verb="asset.move", obj=asset, data={"from": source, "to": folder.pk}
+        )
+    return asset
+
+
+def asset_tags_change(*, actor, asset: Asset, add=(), remove=()) -> Asset:
+    remove_set = set(_clean_tags(remove))
+    tags = [t for t in asset.tags if t not in remove_set]
+    tags += [t for t in _clean_tags(add) if t not in tags]
+    return asset_update(actor=actor, asset=asset, tags=tags)
+
+
+# -- comments -----------------------------------------------------------------------
+def comment_create(*, actor, asset: Asset, body: str):
+    from assets.models import Comment
+
+    _require_asset_level(actor, asset, Level.VIEW, "comment on this asset")
+    body = _no_nul(str(body or "").strip(), "body", "Comments")
+    if not body:
+        raise ValidationFailed("Write a comment first.", field="body")
+    if len(body) > COMMENT_MAX:
+        raise ValidationFailed(
+            f"Comments have at most {COMMENT_MAX:,} characters.", field="body"
+        )
+    with transaction.atomic():
+        comment = Comment.objects.create(asset=asset, author=actor, body=body)
+        audit_record(actor=actor, verb="asset.comment", obj=asset, data={"comment": comment.pk})
+    return comment
+
+
+# -- bulk ---------------------------------------------------------------------------
+BULK_ACTIONS = ("add_tags", "remove_tags", "set_metadata", "move", "delete")
+
+
+def assets_bulk(
+    *, actor, ids, action: str, tags=None, folder: Folder | None = None
+) -> dict:
+    """Apply one action to many assets, each checked by the policy in its own transaction.
+
+    Invisible and missing ids fail alike ("Not found."). `set_metadata` is accepted but
+    answers every id as failed until structured metadata lands.
+    """
+    from django.http import Http404
+
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed(f"action is one of {', '.join(BULK_ACTIONS)}.", field="action")
+    ids = list(dict.fromkeys(ids or []))
+    if not ids:
+        raise ValidationFailed("Choose at least one asset.", field="ids")
+    if len(ids) > BULK_MAX_IDS:
+        raise ValidationFailed(f"At most {BULK_MAX_IDS} assets at a time.", field="ids")
+    if action in ("add_tags", "remove_tags") and not _clean_tags(tags):
+        raise ValidationFailed("Enter at least one tag.", field="tags")
+    if action == "move" and folder is None:
+        raise ValidationFailed("Choose a destination folder.", field="folder")
+    done: list[int] = []
+    failed: dict[str, str] = {}
+    for asset_id in ids:
+        try:
+            asset = policy.get_asset_or_404(actor, asset_id)
+            if action == "set_metadata":
+                raise ServiceError("Setting metadata in bulk is not supported yet.")
+            with transaction.atomic():
+                asset = Asset.objects.select_for_update().get(pk=asset.pk)
+                if action == "add_tags":
+                    asset_tags_change(actor=actor, asset=asset, add=tags)
+                elif action == "remove_tags":
+                    asset_tags_change(actor=actor, asset=asset, remove=tags)
+                elif action == "move":
+                    asset_move(actor=actor, asset=asset, folder=folder)
+                elif action == "delete":
+                    asset_delete(actor=actor, asset=asset)
+            done.append(asset.pk)
+        except (Http404, Asset.DoesNotExist):
+            failed[str(asset_id)] = "Not found."
+        except policy.PermissionDeniedForLevel as exc:
+            failed[str(asset_id)] = str(exc)
+        except ServiceError as exc:
+            failed[str(asset_id)] = exc.message
+    return {"done": done, "failed": failed}

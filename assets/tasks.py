@@ -50,3 +50,14 @@ def notify_folder_shared(folder_id: int, principal_type: str, principal_id: int,
         principal_id=principal_id,
         actor_id=actor_id,
     )
+
+
+# -- trash & orphans (issue 4) ------------------------------------------------------
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def purge_expired_trash() -> dict:
+    return services.trash_purge_expired()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def sweep_orphan_blobs(grace_hours: float = 24) -> dict:
+    return services.orphans_sweep(grace_hours=grace_hours)

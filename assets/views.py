@@ -162,7 +162,8 @@ def folder_move(request, folder_id: int):
     except services.ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Folder moved to “{folder.path}”.")
+        where = policy.access_for(user).visible_path(folder)
+        messages.success(request, f"Folder moved to “{where}”.")
     return _back_to(folder)
 
 
@@ -231,7 +232,9 @@ def folder_unshare(request, folder_id: int):
     user = _library_user(request)
     folder = policy.get_folder_or_404(user, folder_id, minimum=Level.MANAGE)
     kind, _, pk = request.POST.get("principal", "").partition(":")
-    principal = selectors.principal_get(principal_type=kind, principal_id=pk)
+    principal = selectors.principal_get(
+        principal_type=kind, principal_id=pk, include_inactive=True
+    )
     if principal is not None:
         services.folder_unshare(actor=user, folder=folder, principal=principal)
     return _shares_response(request, folder)

@@ -14,4 +14,13 @@ app.conf.beat_schedule = {
         "task": "assets.tasks.requeue_stuck_versions",
         "schedule": 300.0,
     },
+    # Trash past Preferences.trash_retention_days, then blobs no row references.
+    "purge-expired-trash": {
+        "task": "assets.tasks.purge_expired_trash",
+        "schedule": 3600.0,
+    },
+    "sweep-orphan-blobs": {
+        "task": "assets.tasks.sweep_orphan_blobs",
+        "schedule": 6 * 3600.0,
+    },
 }

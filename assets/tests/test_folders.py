@@ -230,6 +230,7 @@ def test_api_share_put_list_and_delete(client, admin, tree):
             "principal": {"type": "group", "id": group.pk},
             "level": "contribute",
             "inherited_from": None,
+            "inherited": False,
         }
     ]
     child = client.get(f"{API}/folders/{tree['spring'].pk}/shares").json()
@@ -238,6 +239,7 @@ def test_api_share_put_list_and_delete(client, admin, tree):
             "principal": {"type": "group", "id": group.pk},
             "level": "contribute",
             "inherited_from": tree["marketing"].pk,
+            "inherited": True,
         }
     ]
     lower = {"principal": {"type": "group", "id": group.pk}, "level": "view"}
@@ -302,3 +304,65 @@ def test_move_targets_need_edit_and_hide_invisible_paths(client, admin, tree):
     html = client.get(url).text
     assert "/Brand" in html and "Top level" not in html
     assert "Marketing" not in html  # /Marketing is invisible to this user
+
+
+# -- review findings ------------------------------------------------------------------
+def test_share_email_names_only_what_the_recipient_can_see(
+    admin, tree, django_capture_on_commit_callbacks
+):
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.folder_share(actor=admin, folder=tree["spring"], principal=user, level=Level.VIEW)
+    assert "/Spring" in mail.outbox[0].body
+    assert "Marketing" not in mail.outbox[0].body
+
+
+def test_inherited_from_hides_invisible_ancestors(client, admin, tree):
+    group = GroupFactory()
+    services.folder_share(actor=admin, folder=tree["marketing"], principal=group, level=Level.VIEW)
+    manager = UserFactory()
+    grant(manager, tree["spring"], "manage")
+    client.force_login(manager)
+    rows = client.get(f"{API}/folders/{tree['spring'].pk}/shares").json()
+    group_row = next(r for r in rows if r["principal"]["type"] == "group")
+    assert group_row == {
+        "principal": {"type": "group", "id": group.pk},
+        "level": "view",
+        "inherited_from": None,
+        "inherited": True,
+    }
+
+
+def test_a_deleted_users_share_can_still_be_removed(client, admin, tree):
+    gone = UserFactory()
+    services.folder_share(actor=admin, folder=tree["spring"], principal=gone, level=Level.VIEW)
+    type(gone).objects.filter(pk=gone.pk).update(status="inactive", is_active=False)
+    client.force_login(admin)
+    url = f"{API}/folders/{tree['spring'].pk}/shares/user/{gone.pk}"
+    assert client.delete(url).status_code == 204
+
+
+def test_patch_with_move_and_failing_rename_changes_nothing(client, admin, tree):
+    make_folder("/Brand/Taken", actor=admin)
+    client.force_login(admin)
+    response = client.patch(
+        f"{API}/folders/{tree['spring'].pk}",
+        {"parent": tree["brand"].pk, "name": "Taken"},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert fresh(tree["spring"]).path == "/Marketing/Spring"
+
+
+def test_tree_changes_use_fresh_rows(admin, tree):
+    """A stale object (read before another move) cannot corrupt the tree."""
+    stale_spring = Folder.objects.get(pk=tree["spring"].pk)
+    services.folder_move(actor=admin, folder=tree["spring"], parent=tree["brand"])
+    services.folder_rename(actor=admin, folder=stale_spring, name="Spring 2")
+    assert fresh(tree["spring"]).path == "/Brand/Spring 2"
+    assert fresh(tree["week1"]).path == "/Brand/Spring 2/Week1"
+    stale_marketing = Folder.objects.get(pk=tree["marketing"].pk)
+    stale_brand = Folder.objects.get(pk=tree["brand"].pk)
+    services.folder_move(actor=admin, folder=tree["marketing"], parent=tree["brand"])
+    with pytest.raises(services.ValidationFailed):
+        services.folder_move(actor=admin, folder=stale_brand, parent=stale_marketing)

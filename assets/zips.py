@@ -1,0 +1,84 @@
+"""A zip of originals streamed as it is written (never whole in memory); stdlib only."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from assets.models import Asset
+from dam.storage import CHUNK, open_blob
+
+_UNSAFE = re.compile(r"[^\w .()\-]+")
+_EXT = re.compile(r"^[A-Za-z0-9]{1,10}$")
+
+
+class _Sink:
+    """A write-only file: zipfile writes into it, the generator drains it."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def safe_member_name(asset: Asset, version, taken: set[str]) -> str:
+    """A flat, server-made file name: no directories, no dots first, unique (case-blind)."""
+    stem = _UNSAFE.sub("_", asset.display_name or "").strip(" ._")[:100] or f"asset-{asset.pk}"
+    ext = os.path.splitext(version.original_filename or "")[1].lstrip(".")
+    if not _EXT.match(ext):
+        ext = (version.format or "bin").lower()
+        ext = ext if _EXT.match(ext) else "bin"
+    name = f"{stem}.{ext.lower()}"
+    n = 2
+    while name.casefold() in taken:
+        name = f"{stem} ({n}).{ext.lower()}"
+        n += 1
+    taken.add(name.casefold())
+    return name
+
+
+def zip_chunks(assets: Iterable[Asset]) -> Iterator[bytes]:
+    sink = _Sink()
+    taken: set[str] = set()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+        for asset in assets:
+            version = asset.current_version
+            if version is None:
+                continue
+            try:
+                source = open_blob(version.blob_name)
+            except FileNotFoundError:
+                continue
+            info = zipfile.ZipInfo(
+                safe_member_name(asset, version, taken),
+                date_time=timezone.localtime(version.created_at).timetuple()[:6],
+            )
+            info.compress_type = zipfile.ZIP_STORED
+            with source, archive.open(info, "w", force_zip64=True) as member:
+                while chunk := source.read(CHUNK):
+                    member.write(chunk)
+                    yield sink.drain()
+            yield sink.drain()
+    yield sink.drain()
+
+
+def zip_response(assets: list[Asset], filename: str = "assets.zip") -> StreamingHttpResponse:
+    response = StreamingHttpResponse(zip_chunks(assets), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
