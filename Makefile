@@ -30,12 +30,13 @@ run: venv
 test: venv chromium
 	exec $(PY) -m dam.launcher test $(PYTEST_ARGS)
 
-# Browser tests drive Debian's chromium; install it only when we can (root + apt).
+# Browser tests drive Debian's chromium, `bench renditions` (and its test) libvips'
+# vipsthumbnail; install them only when we can (root + apt).
 chromium:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/vipsthumbnail ]; } && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update && apt-get install -y --no-install-recommends chromium \
-		|| echo "warning: could not install chromium; browser tests may fail" >&2; \
+		apt-get update && apt-get install -y --no-install-recommends chromium libvips-tools \
+		|| echo "warning: could not install chromium/libvips-tools; browser or bench tests may fail" >&2; \
 	fi
 
 lint: venv

@@ -124,17 +124,23 @@ def folders_unshare(request, folder_id: int, principal_type: str, principal_id: 
     return Status(204, None)
 
 
-@router.post("/assets", response={201: AssetOut}, tags=["assets"], summary="Upload an asset")
+@router.post(
+    "/assets",
+    response={201: AssetOut, 200: AssetOut},
+    tags=["assets"],
+    summary="Upload an asset (200 when it overwrote an existing one as a new version)",
+)
 def assets_upload(
     request,
     file: File[UploadedFile],
-    folder: Form[int],
+    folder: Form[int | None] = None,
+    preset: Form[str | None] = None,
     public_id: Form[str | None] = None,
     display_name: Form[str | None] = None,
     tags: Form[str | None] = None,
 ):
     user = request.auth
-    target = policy.get_folder_or_404(user, folder)
+    target = policy.get_folder_or_404(user, folder) if folder is not None else None
     asset = services.asset_upload(
         actor=user,
         file=file,
@@ -143,8 +149,9 @@ def assets_upload(
         display_name=display_name,
         public_id=public_id,
         tags=tags,
+        preset=_upload_preset(preset),
     )
-    return Status(201, asset_out(asset, request))
+    return Status(200 if asset.overwritten else 201, asset_out(asset, request))
 
 
 @router.get("/assets/{asset_id}", response=AssetOut, tags=["assets"], summary="One asset")
@@ -153,8 +160,12 @@ def assets_get(request, asset_id: int):
 
 
 @router.get("/assets/{asset_id}/download", tags=["assets"], summary="Download the original")
-def assets_download(request, asset_id: int):
-    return original_response(policy.get_asset_or_404(request.auth, asset_id))
+def assets_download(request, asset_id: int, version: int | None = None):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    if version is not None:
+        found = services.asset_version_downloadable(asset=asset, number=version)
+        return version_original_response(found)
+    return original_response(asset)
 
 
 # -- edits, trash, comments, bulk (issue 4: trash & bulk) -------------------------------
@@ -170,7 +181,7 @@ from assets.schemas import (  # noqa: E402
     comment_out,
     trash_item_out,
 )
-from assets.zips import zip_response  # noqa: E402
+from assets.zips import bulk_zip  # noqa: E402
 
 _NOT_YET = ("metadata", "public_from", "public_until", "expires_at")
 
@@ -259,9 +270,7 @@ def trash_purge(request, asset_id: int):
     return Status(204, None)
 
 
-@router.post(
-    "/folders/{folder_id}/restore", response=FolderOut, tags=["trash"], summary="Restore"
-)
+@router.post("/folders/{folder_id}/restore", response=FolderOut, tags=["trash"], summary="Restore")
 def folders_restore(request, folder_id: int):
     folder = _trashed_folder(request.auth, folder_id)
     services.folder_restore(actor=request.auth, folder=folder)
@@ -290,7 +299,12 @@ def comments_create(request, asset_id: int, payload: CommentIn):
     return Status(201, comment_out(comment))
 
 
-@router.post("/assets/bulk", response=BulkOut, tags=["assets"], summary="One action, many")
+# Its own router, mounted before `router`: "/assets/{asset_id}" would otherwise take
+# "/assets/bulk" (ninja path params match any segment) and answer 405.
+bulk_router = Router()
+
+
+@bulk_router.post("/assets/bulk", response=BulkOut, tags=["assets"], summary="One action, many")
 def assets_bulk(request, payload: BulkIn):
     user = request.auth
     folder = _target_folder(user, payload.folder) if payload.action == "move" else None
@@ -301,23 +315,108 @@ def assets_bulk(request, payload: BulkIn):
     )
 
 
-@router.post("/assets/bulk/download", tags=["assets"], summary="Originals as a zip")
+@bulk_router.post("/assets/bulk/download", tags=["assets"], summary="Originals as a zip")
 def assets_bulk_download(request, payload: BulkDownloadIn):
     return bulk_zip(request.auth, payload.ids)
 
 
-def bulk_zip(user, ids):
-    """The originals the user may view among `ids`, streamed; others are left out."""
-    ids = list(dict.fromkeys(ids or []))
-    if not ids:
-        raise services.ValidationFailed("Choose at least one asset.", field="ids")
-    if len(ids) > services.BULK_MAX_IDS:
-        raise services.ValidationFailed(
-            f"At most {services.BULK_MAX_IDS} assets at a time.", field="ids"
-        )
-    ids = [pk for pk in ids if policy._is_int(pk)]
-    found = policy.visible_assets(user, Asset.objects.filter(pk__in=ids)).in_bulk()
-    assets = [found[pk] for pk in ids if pk in found]
-    if not assets:
-        raise Http404("No such asset.")
-    return zip_response(assets)
+# -- upload presets and versions (issue 4: presets & versions) --------------------------
+from assets.models import UploadPreset  # noqa: E402
+from assets.responses import version_original_response  # noqa: E402
+from assets.schemas import (  # noqa: E402
+    PresetIn,
+    PresetOut,
+    PresetPatch,
+    VersionOut,
+    preset_out,
+    version_out,
+)
+
+
+def _upload_preset(name: str | None):
+    """The preset an upload names; an unknown name is a field error (presets are not secret
+    from uploaders, but nothing else about them is revealed)."""
+    if name is None or name == "":
+        return None
+    preset = UploadPreset.objects.filter(name=name).first()
+    if preset is None:
+        raise services.ValidationFailed(f"No upload preset named “{name}”.", field="preset")
+    return preset
+
+
+def _admin_only(user) -> None:
+    if not policy.is_admin_role(user):
+        raise services.NotAllowed("Only admins manage upload presets.")
+
+
+def _preset_or_404(user, name: str) -> UploadPreset:
+    _admin_only(user)
+    preset = UploadPreset.objects.select_related("folder").filter(name=name).first()
+    if preset is None:
+        raise Http404("No such preset.")
+    return preset
+
+
+def _preset_folder(user, folder_id) -> Folder | None:
+    return None if folder_id is None else _target_folder(user, folder_id)
+
+
+@router.get("/upload-presets", response=list[PresetOut], tags=["upload presets"])
+def presets_list(request):
+    _admin_only(request.auth)
+    return [preset_out(p) for p in selectors.upload_presets()]
+
+
+@router.post("/upload-presets", response={201: PresetOut}, tags=["upload presets"])
+def presets_create(request, payload: PresetIn):
+    user = request.auth
+    _admin_only(user)
+    fields = payload.dict()
+    fields["folder"] = _preset_folder(user, fields["folder"])
+    preset = services.preset_create(actor=user, **fields)
+    return Status(201, preset_out(preset))
+
+
+@router.get("/upload-presets/{name}", response=PresetOut, tags=["upload presets"])
+def presets_get(request, name: str):
+    return preset_out(_preset_or_404(request.auth, name))
+
+
+@router.patch("/upload-presets/{name}", response=PresetOut, tags=["upload presets"])
+def presets_update(request, name: str, payload: PresetPatch):
+    user = request.auth
+    preset = _preset_or_404(user, name)
+    changes = {f: getattr(payload, f) for f in payload.model_fields_set}
+    for field in ("name", "public_id_mode", "overwrite", "moderation", "access_mode"):
+        if field in changes and changes[field] is None:
+            raise services.ValidationFailed(f"{field} cannot be null.", field=field)
+    for field in ("tags", "auto_checks", "default_for"):
+        if field in changes and changes[field] is None:
+            changes[field] = []
+    if "folder" in changes:
+        changes["folder"] = _preset_folder(user, changes["folder"])
+    return preset_out(services.preset_update(actor=user, preset=preset, **changes))
+
+
+@router.delete("/upload-presets/{name}", response={204: None}, tags=["upload presets"])
+def presets_delete(request, name: str):
+    services.preset_delete(actor=request.auth, preset=_preset_or_404(request.auth, name))
+    return Status(204, None)
+
+
+@router.get("/assets/{asset_id}/versions", response=list[VersionOut], tags=["versions"])
+def versions_list(request, asset_id: int):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    return [version_out(v, asset) for v in selectors.asset_versions(asset=asset)]
+
+
+@router.post(
+    "/assets/{asset_id}/versions/{version}/restore",
+    response=AssetOut,
+    tags=["versions"],
+    summary="Make an old version current again (as a new version)",
+)
+def versions_restore(request, asset_id: int, version: int):
+    asset = policy.get_asset_or_404(request.auth, asset_id)
+    asset = services.asset_version_restore(actor=request.auth, asset=asset, number=version)
+    return asset_out(asset, request)

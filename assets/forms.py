@@ -23,3 +23,77 @@ class ShareForm(forms.Form):
         if kind not in ("user", "group") or not pk.isdigit():
             raise forms.ValidationError("Choose a user or a group.")
         return kind, int(pk)
+
+
+# -- upload presets (issue 4: presets & versions) -------------------------------------
+class PresetForm(forms.Form):
+    name = forms.SlugField(
+        label="Name",
+        max_length=100,
+        help_text="Letters, digits, “-” and “_”; uploaders pick presets by this name.",
+    )
+    public_id_mode = forms.ChoiceField(
+        label="Public ID",
+        choices=[("random", "Random"), ("filename", "From the file name")],
+        initial="random",
+        widget=forms.RadioSelect,
+    )
+    overwrite = forms.BooleanField(
+        label="Overwrite existing assets",
+        required=False,
+        help_text="An upload with an existing public ID becomes its new version (only for "
+        "people with edit access to that asset); otherwise it is refused.",
+    )
+    folder = forms.CharField(
+        label="Folder",
+        required=False,
+        max_length=2000,
+        help_text="A folder path such as /Marketing/Spring, used when the upload names no "
+        "folder. Empty: the folder the upload names.",
+    )
+    tags = forms.CharField(
+        label="Tags",
+        required=False,
+        max_length=5000,
+        help_text="Comma-separated; added to every upload.",
+    )
+    moderation = forms.ChoiceField(
+        label="Moderation",
+        choices=[("none", "None"), ("manual", "Manual review"), ("auto", "Automatic checks")],
+        initial="none",
+    )
+    auto_checks = forms.MultipleChoiceField(
+        label="Automatic checks",
+        required=False,
+        choices=[
+            ("content_safety", "Content safety"),
+            ("min_size", "Minimum size"),
+            ("blur", "Blur"),
+            ("near_duplicates", "Near-duplicates"),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    access_mode = forms.ChoiceField(
+        label="Access mode",
+        choices=[("public", "Public"), ("restricted", "Restricted")],
+        initial="public",
+    )
+    default_for = forms.MultipleChoiceField(
+        label="Default preset for",
+        required=False,
+        choices=[("image", "Images"), ("video", "Videos"), ("raw", "Other files")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean_folder(self):
+        from assets.models import Folder
+
+        path = self.cleaned_data["folder"].strip().rstrip("/")
+        if not path:
+            return None
+        if not path.startswith("/"):
+            path = "/" + path
+        folder = Folder.objects.filter(path=path).first()
+        if folder is None:
+            raise forms.ValidationError("No folder has this path.")
+        return folder

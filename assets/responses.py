@@ -49,3 +49,28 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
     response["Last-Modified"] = http_date(rendition.created_at.timestamp())
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# -- versions (issue 4: presets & versions) -------------------------------------------
+def version_original_response(version) -> FileResponse:
+    """One version's original; the caller checked access and that the blob was kept."""
+    response = FileResponse(
+        _open(version.blob_name, "original"),
+        as_attachment=True,
+        filename=version.original_filename,
+        content_type=version.mime_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def version_rendition_response(version, spec: str) -> FileResponse:
+    rendition = Rendition.objects.filter(version=version, spec=spec).only("file_name", "created_at")
+    rendition = rendition.first()
+    if rendition is None:
+        raise Http404("Not rendered yet.")
+    response = FileResponse(_open(rendition.file_name, "rendition"), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Last-Modified"] = http_date(rendition.created_at.timestamp())
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -228,3 +228,92 @@ def comment_out(comment) -> dict:
         "author_name": author.get_full_name() or author.email,
         "created_at": comment.created_at,
     }
+
+
+# -- upload presets and versions (issue 4: presets & versions) --------------------------
+class PresetIn(Schema):
+    name: str
+    public_id_mode: Literal["random", "filename"] = "random"
+    overwrite: bool = False
+    folder: int | None = None
+    tags: list[str] = []
+    moderation: Literal["none", "manual", "auto"] = "none"
+    auto_checks: list[str] = []
+    access_mode: Literal["public", "restricted"] = "public"
+    default_for: list[Literal["image", "video", "raw"]] = []
+
+
+class PresetPatch(Schema):
+    name: str | None = None
+    public_id_mode: Literal["random", "filename"] | None = None
+    overwrite: bool | None = None
+    folder: int | None = None
+    tags: list[str] | None = None
+    moderation: Literal["none", "manual", "auto"] | None = None
+    auto_checks: list[str] | None = None
+    access_mode: Literal["public", "restricted"] | None = None
+    default_for: list[Literal["image", "video", "raw"]] | None = None
+
+
+class PresetOut(Schema):
+    id: int
+    name: str
+    public_id_mode: str
+    overwrite: bool
+    folder: int | None
+    tags: list[str]
+    moderation: str
+    auto_checks: list[str]
+    access_mode: str
+    default_for: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionOut(Schema):
+    version: int
+    bytes: int
+    sha256: str
+    format: str
+    width: int | None
+    height: int | None
+    original_filename: str
+    created_by: int
+    created_at: datetime
+    current: bool
+    restored_from: int | None
+    file_kept: bool
+
+
+def preset_out(preset) -> dict:
+    return {
+        "id": preset.pk,
+        "name": preset.name,
+        "public_id_mode": preset.public_id_mode,
+        "overwrite": preset.overwrite,
+        "folder": preset.folder_id,
+        "tags": list(preset.tags),
+        "moderation": preset.moderation,
+        "auto_checks": list(preset.auto_checks),
+        "access_mode": preset.access_mode,
+        "default_for": list(preset.default_for),
+        "created_at": preset.created_at,
+        "updated_at": preset.updated_at,
+    }
+
+
+def version_out(version, asset) -> dict:
+    return {
+        "version": version.number,
+        "bytes": version.bytes,
+        "sha256": version.sha256,
+        "format": version.format,
+        "width": version.width,
+        "height": version.height,
+        "original_filename": version.original_filename,
+        "created_by": version.created_by_id,
+        "created_at": version.created_at,
+        "current": version.number == asset.version,
+        "restored_from": version.restored_from,
+        "file_kept": version.blob_released_at is None,
+    }

@@ -176,8 +176,10 @@ def principal_get(
     if principal_type == "group":
         return Group.objects.filter(pk=pk).first()
     if principal_type == "user":
-        users = User.objects.all() if include_inactive else User.objects.exclude(
-            status=UserStatus.INACTIVE
+        users = (
+            User.objects.all()
+            if include_inactive
+            else User.objects.exclude(status=UserStatus.INACTIVE)
         )
         return users.filter(pk=pk).first()
     return None
@@ -261,3 +263,24 @@ def asset_move_targets(*, user, query: str = "", limit: int = 50) -> list[Folder
     if query:
         qs = qs.filter(path__icontains=query)
     return list(qs.order_by("path")[:limit])
+
+
+# -- versions and presets (issue 4: presets & versions) -------------------------------
+def asset_versions(*, asset):
+    """An asset's versions, newest first, with their uploader and whether a thumbnail exists."""
+    from django.db.models import Exists, OuterRef
+
+    from assets.models import AssetVersion, Rendition
+
+    return (
+        AssetVersion.objects.filter(asset=asset)
+        .select_related("created_by")
+        .annotate(has_thumb=Exists(Rendition.objects.filter(version=OuterRef("pk"), spec="thumb")))
+        .order_by("-number")
+    )
+
+
+def upload_presets():
+    from assets.models import UploadPreset
+
+    return UploadPreset.objects.select_related("folder").order_by("name")

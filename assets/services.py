@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts import policy
 from accounts.policy import Level
-from assets.media import RENDITION_SPECS, MediaError, probe_image, render_specs
+from assets.media import RENDITION_SPECS, MediaError, extract_facts, probe, render_specs
 from assets.models import (
     Asset,
     AssetType,
@@ -436,17 +436,36 @@ def _clean_tags(tags) -> list[str]:
     return list(seen)
 
 
+def _accept_file(file: IO[bytes], filename: str):
+    """Probe the upload from its content; returns (probe, the file object to store).
+
+    A sanitized SVG is stored as its re-serialized bytes, so the hash and size are those
+    of what we checked, not of the upload.
+    """
+    result = probe(file, filename)
+    if result.replacement is not None:
+        file = ContentFile(result.replacement, name=filename)
+    return result, file
+
+
 def asset_upload(
     *,
     actor,
     file: IO[bytes],
     filename: str,
-    folder: Folder,
+    folder: Folder | None,
     display_name: str | None = None,
     public_id: str | None = None,
     tags=None,
+    preset=None,
 ) -> Asset:
-    """Accept one file into a folder: check it, store the original, record it, process later."""
+    """Accept one file into a folder: check it, store the original, record it, process later.
+
+    With a `preset` (an UploadPreset), its folder, naming, tags, access mode and moderation
+    apply, and an existing public ID becomes a new version when the preset allows overwrite
+    and the actor has edit level on that asset (`asset.overwritten` is then True).
+    """
+    folder = _upload_folder(actor, folder, preset)
     _require_level(actor, folder, Level.CONTRIBUTE, "upload")
     size = getattr(file, "size", None)
     if size is not None and size > settings.DAM_MAX_UPLOAD_BYTES:
@@ -462,20 +481,17 @@ def asset_upload(
                 "A public ID uses letters, digits, “_”, “-”, “.” and “/” (at most 255).",
                 field="public_id",
             )
-        if Asset.objects.filter(public_id=public_id).exists():
-            raise Conflict(
-                f"An asset with public ID “{public_id}” already exists.",
-                field="public_id",
-            )
+        existing = _overwrite_target(actor, public_id, preset)
     else:
-        public_id = _new_public_id()
-    tags = _clean_tags(tags)
+        public_id, existing = _preset_public_id(actor, filename, preset)
+    tags = _preset_tags(preset, _clean_tags(tags))
     filename = os.path.basename((filename or "upload").replace("\x00", ""))[:255] or "upload"
     display_name = _no_nul((display_name or "").strip(), "display_name", "The display name")
+    display_name_given = bool(display_name)
     display_name = display_name[:255] or os.path.splitext(filename)[0] or filename
 
     try:
-        facts = probe_image(file)
+        facts, file = _accept_file(file, filename)
     except MediaError as exc:
         raise ValidationFailed(str(exc), field="file") from None
     sha256, nbytes = sha256_of(file)
@@ -493,18 +509,34 @@ def asset_upload(
             blob_name, created_blob = blob_put(file, sha256, size=nbytes)
             try:
                 with transaction.atomic():
-                    asset, version = _asset_rows_create(
-                        actor=actor,
-                        folder=folder,
-                        public_id=public_id,
-                        display_name=display_name,
-                        filename=filename,
-                        facts=facts,
-                        sha256=sha256,
-                        nbytes=nbytes,
-                        blob_name=blob_name,
-                        tags=tags,
-                    )
+                    if existing is not None:  # overwrite: a new version (presets section)
+                        asset, version, released = _version_rows_create(
+                            actor=actor,
+                            asset=existing,
+                            preset=preset,
+                            display_name=display_name if display_name_given else None,
+                            filename=filename,
+                            facts=facts,
+                            sha256=sha256,
+                            nbytes=nbytes,
+                            blob_name=blob_name,
+                            tags=tags,
+                        )
+                    else:
+                        released = None
+                        asset, version = _asset_rows_create(
+                            actor=actor,
+                            folder=folder,
+                            public_id=public_id,
+                            display_name=display_name,
+                            filename=filename,
+                            facts=facts,
+                            sha256=sha256,
+                            nbytes=nbytes,
+                            blob_name=blob_name,
+                            tags=tags,
+                        )
+                        _preset_stamp(asset, preset)
             except BaseException:
                 if created_blob and not AssetVersion.objects.filter(blob_name=blob_name).exists():
                     blob_delete(blob_name)
@@ -515,10 +547,12 @@ def asset_upload(
             # robust: a broker outage must not turn a committed upload into an error;
             # the stuck-processing sweep sends it again.
             transaction.on_commit(lambda: process_version.delay(version_id), robust=True)
+            _release_after_commit(released)
     except IntegrityError:
         raise Conflict(
             f"An asset with public ID “{public_id}” already exists.", field="public_id"
         ) from None
+    asset.overwritten = existing is not None
     return asset
 
 
@@ -532,18 +566,26 @@ def _lock_blob(sha256: str) -> None:
 def _asset_rows_create(
     *, actor, folder, public_id, display_name, filename, facts, sha256, nbytes, blob_name, tags
 ) -> tuple[Asset, AssetVersion]:
+    # The folder's place in the tree is read under the shared tree lock: a concurrent
+    # move or delete cannot leave this asset with stale ancestors or in a trashed folder.
+    tree_lock_shared()
+    folder = Folder.objects.filter(pk=folder.pk).first()
+    if folder is None:
+        raise Conflict("The folder was deleted meanwhile; choose another.", field="folder")
     asset = Asset.objects.create(
         public_id=public_id,
         display_name=display_name,
         folder=folder,
         ancestors=list(folder.ancestor_ids),
-        type=AssetType.IMAGE,
+        type=facts.type,
         format=facts.format,
         mime_type=facts.mime_type,
         original_filename=filename,
         bytes=nbytes,
         width=facts.width,
         height=facts.height,
+        duration=facts.duration,
+        pages=facts.pages,
         tags=tags,
         created_by=actor,
     )
@@ -558,6 +600,8 @@ def _asset_rows_create(
         original_filename=filename,
         width=facts.width,
         height=facts.height,
+        duration=facts.duration,
+        pages=facts.pages,
         created_by=actor,
     )
     audit_record(
@@ -588,7 +632,11 @@ def version_process(*, version_id: int) -> None:
         asset = version.asset
         existing = set(version.renditions.values_list("spec", flat=True))
         try:
-            _renditions_make(version, missing=[s for s in RENDITION_SPECS if s not in existing])
+            _renditions_make(
+                version,
+                missing=[s for s in RENDITION_SPECS if s not in existing],
+                facts_missing=not version.facts,
+            )
         except FileNotFoundError:
             raise  # storage hiccup or a blob still arriving: the task retries
         except MediaError as exc:
@@ -610,12 +658,17 @@ def version_process(*, version_id: int) -> None:
             )
 
 
-def _renditions_make(version: AssetVersion, *, missing: list[str]) -> None:
-    """Decode the original once, largest spec first; smaller specs derive from it."""
-    if not missing:
+def _renditions_make(
+    version: AssetVersion, *, missing: list[str], facts_missing: bool = False
+) -> None:
+    """Re-probe the stored original, render the missing specs (largest first, one decode)
+    and record its facts once; a rerun with everything present does nothing."""
+    if not missing and not facts_missing:
         return
     with open_blob(version.blob_name) as fh:
-        renders = render_specs(fh, {spec: RENDITION_SPECS[spec] for spec in missing})
+        found = probe(fh, version.original_filename)
+        renders = render_specs(fh, found, {spec: RENDITION_SPECS[spec] for spec in missing})
+        facts = extract_facts(fh, found) if facts_missing else None
     for spec, (data, width, height) in renders.items():
         name = rendition_name(version, spec)
         if default_storage.exists(name):
@@ -631,6 +684,12 @@ def _renditions_make(version: AssetVersion, *, missing: list[str]) -> None:
                 "height": height,
                 "bytes": len(data),
             },
+        )
+    if facts is not None:
+        fields = {"facts": facts, "pages": found.pages, "duration": found.duration}
+        AssetVersion.objects.filter(pk=version.pk).update(**fields)
+        Asset.objects.filter(pk=version.asset_id, version=version.number).update(
+            **fields, phash=facts.get("phash", "")
         )
 
 
@@ -734,6 +793,12 @@ BULK_MAX_IDS = 500
 PURGE_BATCH = 200
 
 
+def _tree_lock_exclusive() -> None:
+    """Restoring or purging a trashed subtree must not race a move or delete around it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK_KEY])
+
+
 def _require_asset_level(actor, asset: Asset, minimum: Level, action: str) -> None:
     level = policy.access_for(actor).asset_level(asset)
     if level < minimum:
@@ -780,15 +845,16 @@ def asset_restore(*, actor, asset: Asset) -> Asset:
     _require_asset_level(actor, asset, Level.MANAGE, "restore this asset")
     if asset.deleted_at is None:
         return asset
-    if asset.deleted_with_id is not None:
-        folder = Folder.all_objects.filter(pk=asset.deleted_with_id).first()
-        if folder is not None and folder.deleted_at is not None:
-            raise Conflict(
-                f"This asset was deleted with the folder “{folder.path}”; restore the folder.",
-                field="folder",
-            )
-    _require_live_parent(Folder.all_objects.get(pk=asset.folder_id))
     with transaction.atomic():
+        tree_lock_shared()  # the folder chain checked below cannot change under us
+        if asset.deleted_with_id is not None:
+            folder = Folder.all_objects.filter(pk=asset.deleted_with_id).first()
+            if folder is not None and folder.deleted_at is not None:
+                raise Conflict(
+                    f"This asset was deleted with the folder “{folder.path}”; restore the folder.",
+                    field="folder",
+                )
+        _require_live_parent(Folder.all_objects.get(pk=asset.folder_id))
         Asset.all_objects.filter(pk=asset.pk).update(
             deleted_at=None, deleted_by=None, deleted_with=None
         )
@@ -802,6 +868,13 @@ def folder_restore(*, actor, folder: Folder) -> int:
     (not assets deleted on their own before). Returns the number of assets restored."""
     if policy.access_for(actor).folder_level(folder) < Level.MANAGE:
         raise NotAllowed("You need manage access to restore this folder.")
+    with transaction.atomic():
+        _tree_lock_exclusive()
+        folder = Folder.all_objects.get(pk=folder.pk)
+        return _folder_restore_locked(actor=actor, folder=folder)
+
+
+def _folder_restore_locked(*, actor, folder: Folder) -> int:
     if folder.deleted_at is None:
         return 0
     if folder.deleted_with_id not in (None, folder.pk):
@@ -850,6 +923,11 @@ def _files_of(asset_ids) -> tuple[dict[str, str], list[str]]:
     return blobs, renditions
 
 
+def _blob_needed(name: str) -> bool:
+    """A version whose file was released ("automatic backup" off) no longer needs it."""
+    return AssetVersion.objects.filter(blob_name=name, blob_released_at__isnull=True).exists()
+
+
 def blobs_release(*, blobs: dict[str, str], renditions: list[str]) -> int:
     """Delete originals no version references any more (under the hash lock) and the given
     rendition files. Run after the purge commits; safe to run twice. Returns blobs deleted."""
@@ -858,7 +936,7 @@ def blobs_release(*, blobs: dict[str, str], renditions: list[str]) -> int:
         try:
             with transaction.atomic():
                 _lock_blob(sha256)
-                if not AssetVersion.objects.filter(blob_name=name).exists():
+                if not _blob_needed(name):
                     blob_delete(name)
                     deleted += 1
         except Exception:  # the orphan sweeper retries what fails here
@@ -879,9 +957,7 @@ def _purge_rows(asset_ids: list[int]) -> tuple[dict[str, str], list[str]]:
 
 
 def _release_on_commit(blobs: dict[str, str], renditions: list[str]) -> None:
-    transaction.on_commit(
-        lambda: blobs_release(blobs=blobs, renditions=renditions), robust=True
-    )
+    transaction.on_commit(lambda: blobs_release(blobs=blobs, renditions=renditions), robust=True)
 
 
 def asset_purge(*, actor, asset: Asset) -> None:
@@ -904,9 +980,11 @@ def folder_purge(*, actor, folder: Folder) -> int:
     """Delete a trashed folder's subtree and every trashed asset in it; returns assets."""
     if policy.access_for(actor).folder_level(folder) < Level.MANAGE:
         raise NotAllowed("You need manage access to delete this folder forever.")
-    if folder.deleted_at is None or folder.deleted_with_id not in (None, folder.pk):
-        raise ValidationFailed("Only folders deleted from the library can be deleted forever.")
     with transaction.atomic():
+        _tree_lock_exclusive()
+        folder = Folder.all_objects.get(pk=folder.pk)
+        if folder.deleted_at is None or folder.deleted_with_id not in (None, folder.pk):
+            raise ValidationFailed("Only folders deleted from the library can be deleted forever.")
         count = _folder_purge_rows(folder)
         audit_record(
             actor=actor,
@@ -962,7 +1040,8 @@ def trash_purge_expired(*, batch: int = PURGE_BATCH, now=None) -> dict[str, int]
             break
         for pk in roots:
             with transaction.atomic():
-                folder = Folder.all_objects.select_for_update().filter(pk=pk).first()
+                _tree_lock_exclusive()
+                folder = Folder.all_objects.filter(pk=pk, deleted_at__isnull=False).first()
                 if folder is None:
                     continue
                 counts["assets"] += _folder_purge_rows(folder)
@@ -1047,7 +1126,9 @@ def orphans_sweep(*, grace_hours: float = 24, batch: int = 500, now=None) -> dic
     for names in _batched(_walk_storage("originals"), batch):
         counts["checked"] += len(names)
         known = set(
-            AssetVersion.objects.filter(blob_name__in=names).values_list("blob_name", flat=True)
+            AssetVersion.objects.filter(
+                blob_name__in=names, blob_released_at__isnull=True
+            ).values_list("blob_name", flat=True)
         )
         for name in names:
             if name in known or not _older_than(name, cutoff):
@@ -1057,7 +1138,7 @@ def orphans_sweep(*, grace_hours: float = 24, batch: int = 500, now=None) -> dic
                 continue  # not ours: never delete what we cannot name
             with transaction.atomic():
                 _lock_blob(sha256)
-                if not AssetVersion.objects.filter(blob_name=name).exists():
+                if not _blob_needed(name):
                     blob_delete(name)
                     counts["originals"] += 1
     for names in _batched(_walk_storage("renditions"), batch):
@@ -1158,6 +1239,10 @@ def asset_move(*, actor, asset: Asset, folder: Folder) -> Asset:
     if folder.pk == asset.folder_id:
         return asset
     with transaction.atomic():
+        tree_lock_shared()  # ancestors come from a row no folder move can change now
+        folder = Folder.objects.filter(pk=folder.pk).first()
+        if folder is None:
+            raise Conflict("The destination was deleted meanwhile; choose another.")
         source = asset.folder_id
         asset.folder = folder
         asset.ancestors = list(folder.ancestor_ids)
@@ -1184,9 +1269,7 @@ def comment_create(*, actor, asset: Asset, body: str):
     if not body:
         raise ValidationFailed("Write a comment first.", field="body")
     if len(body) > COMMENT_MAX:
-        raise ValidationFailed(
-            f"Comments have at most {COMMENT_MAX:,} characters.", field="body"
-        )
+        raise ValidationFailed(f"Comments have at most {COMMENT_MAX:,} characters.", field="body")
     with transaction.atomic():
         comment = Comment.objects.create(asset=asset, author=actor, body=body)
         audit_record(actor=actor, verb="asset.comment", obj=asset, data={"comment": comment.pk})
@@ -1197,9 +1280,7 @@ def comment_create(*, actor, asset: Asset, body: str):
 BULK_ACTIONS = ("add_tags", "remove_tags", "set_metadata", "move", "delete")
 
 
-def assets_bulk(
-    *, actor, ids, action: str, tags=None, folder: Folder | None = None
-) -> dict:
+def assets_bulk(*, actor, ids, action: str, tags=None, folder: Folder | None = None) -> dict:
     """Apply one action to many assets, each checked by the policy in its own transaction.
 
     Invisible and missing ids fail alike ("Not found."). `set_metadata` is accepted but
@@ -1243,3 +1324,574 @@ def assets_bulk(
         except ServiceError as exc:
             failed[str(asset_id)] = exc.message
     return {"done": done, "failed": failed}
+
+
+# == upload presets, overwrite, versions (issue 4: presets & versions) ==============
+# A preset decides how an upload is named, placed, tagged, protected and moderated.
+# Overwrite makes a new AssetVersion; a restore makes a new version that points at an
+# old blob (no copy). With "automatic backup" off, the replaced version's blob is
+# released: the row stays for history with `blob_released_at`, and the file is deleted
+# after the commit, under the blob's hash lock, when no unreleased version still needs it.
+PRESET_AUTO_CHECKS = ("content_safety", "min_size", "blur", "near_duplicates")
+PRESET_TAG_LIMIT = 50
+PRESET_LOCK_KEY = 0x9E5E7  # serialises preset writes (one default preset per type)
+PUBLIC_ID_SUFFIX_TRIES = 8
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Gone(ServiceError):
+    status = 410
+    code = "gone"
+
+
+def _require_admin(actor, action: str) -> None:
+    if not policy.is_admin_role(actor):
+        raise NotAllowed(f"Only admins {action}.")
+
+
+def _preset_lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PRESET_LOCK_KEY])
+
+
+def _clean_preset_name(name) -> str:
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.core.validators import validate_slug
+
+    name = str(name or "").strip()
+    if not name:
+        raise ValidationFailed("Enter a preset name.", field="name")
+    try:
+        validate_slug(name)
+    except DjangoValidationError:
+        raise ValidationFailed(
+            "Preset names use letters, digits, “_” and “-” only.", field="name"
+        ) from None
+    if len(name) > 100:
+        raise ValidationFailed("Preset names have at most 100 characters.", field="name")
+    return name
+
+
+def _clean_choice(value, choices, field: str, what: str):
+    if value not in choices:
+        raise ValidationFailed(f"{what} is one of: {', '.join(choices)}.", field=field)
+    return value
+
+
+def _clean_preset(changes: dict) -> dict:
+    """Validate the fields present in `changes`; returns the cleaned values."""
+    from assets.models import AccessMode, ModerationMode, PublicIdMode
+
+    cleaned: dict = {}
+    if "name" in changes:
+        cleaned["name"] = _clean_preset_name(changes["name"])
+    if "public_id_mode" in changes:
+        cleaned["public_id_mode"] = _clean_choice(
+            changes["public_id_mode"], PublicIdMode.values, "public_id_mode", "Public ID mode"
+        )
+    if "overwrite" in changes:
+        if not isinstance(changes["overwrite"], bool):
+            raise ValidationFailed("overwrite is true or false.", field="overwrite")
+        cleaned["overwrite"] = changes["overwrite"]
+    if "folder" in changes:
+        folder = changes["folder"]
+        if folder is not None and (not isinstance(folder, Folder) or folder.deleted_at):
+            raise ValidationFailed("No such folder.", field="folder")
+        cleaned["folder"] = folder
+    if "tags" in changes:
+        tags = _clean_tags(changes["tags"])
+        if len(tags) > PRESET_TAG_LIMIT:
+            raise ValidationFailed(f"A preset has at most {PRESET_TAG_LIMIT} tags.", field="tags")
+        cleaned["tags"] = tags
+    if "moderation" in changes:
+        cleaned["moderation"] = _clean_choice(
+            changes["moderation"], ModerationMode.values, "moderation", "Moderation"
+        )
+    if "auto_checks" in changes:
+        checks = list(dict.fromkeys(changes["auto_checks"] or []))
+        for check in checks:
+            _clean_choice(check, PRESET_AUTO_CHECKS, "auto_checks", "Each automatic check")
+        cleaned["auto_checks"] = checks
+    if "access_mode" in changes:
+        cleaned["access_mode"] = _clean_choice(
+            changes["access_mode"], AccessMode.values, "access_mode", "Access mode"
+        )
+    if "default_for" in changes:
+        types = list(dict.fromkeys(changes["default_for"] or []))
+        for kind in types:
+            _clean_choice(kind, AssetType.values, "default_for", "Each default type")
+        cleaned["default_for"] = types
+    return cleaned
+
+
+def _require_free_defaults(default_for: list[str], exclude_pk: int | None) -> None:
+    """One default preset per asset type; checked under the preset lock."""
+    from assets.models import UploadPreset
+
+    if not default_for:
+        return
+    others = UploadPreset.objects.filter(default_for__overlap=default_for)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    clash = others.first()
+    if clash is not None:
+        kinds = ", ".join(k for k in default_for if k in clash.default_for)
+        raise Conflict(
+            f"The preset “{clash.name}” is already the default for {kinds}; remove it there first.",
+            field="default_for",
+        )
+
+
+def _require_free_preset_name(name: str, exclude_pk: int | None) -> None:
+    from assets.models import UploadPreset
+
+    taken = UploadPreset.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise Conflict(f"A preset named “{name}” already exists.", field="name")
+
+
+def _preset_audit_data(preset) -> dict:
+    return {
+        "name": preset.name,
+        "public_id_mode": preset.public_id_mode,
+        "overwrite": preset.overwrite,
+        "folder": preset.folder_id,
+        "tags": list(preset.tags),
+        "moderation": preset.moderation,
+        "auto_checks": list(preset.auto_checks),
+        "access_mode": preset.access_mode,
+        "default_for": list(preset.default_for),
+    }
+
+
+def preset_create(
+    *,
+    actor,
+    name: str,
+    public_id_mode: str = "random",
+    overwrite: bool = False,
+    folder: Folder | None = None,
+    tags=(),
+    moderation: str = "none",
+    auto_checks=(),
+    access_mode: str = "public",
+    default_for=(),
+):
+    from assets.models import UploadPreset
+
+    _require_admin(actor, "manage upload presets")
+    fields = _clean_preset(
+        {
+            "name": name,
+            "public_id_mode": public_id_mode,
+            "overwrite": overwrite,
+            "folder": folder,
+            "tags": tags,
+            "moderation": moderation,
+            "auto_checks": auto_checks,
+            "access_mode": access_mode,
+            "default_for": default_for,
+        }
+    )
+    try:
+        with transaction.atomic():
+            _preset_lock()
+            _require_free_preset_name(fields["name"], None)
+            _require_free_defaults(fields["default_for"], None)
+            preset = UploadPreset.objects.create(**fields)
+            audit_record(
+                actor=actor, verb="preset.create", obj=preset, data=_preset_audit_data(preset)
+            )
+    except IntegrityError:
+        raise Conflict(f"A preset named “{fields['name']}” already exists.", field="name") from None
+    return preset
+
+
+def preset_update(*, actor, preset, **changes):
+    """Change the fields passed; unknown fields are refused."""
+    from assets.models import UploadPreset
+
+    _require_admin(actor, "manage upload presets")
+    unknown = set(changes) - {
+        "name",
+        "public_id_mode",
+        "overwrite",
+        "folder",
+        "tags",
+        "moderation",
+        "auto_checks",
+        "access_mode",
+        "default_for",
+    }
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ValidationFailed(f"{field} is not a preset field.", field=field)
+    fields = _clean_preset(changes)
+    try:
+        with transaction.atomic():
+            _preset_lock()
+            fresh = UploadPreset.objects.select_for_update().filter(pk=preset.pk).first()
+            if fresh is None:
+                raise NotFound("No such preset.")
+            if "name" in fields:
+                _require_free_preset_name(fields["name"], fresh.pk)
+            if "default_for" in fields:
+                _require_free_defaults(fields["default_for"], fresh.pk)
+            before = _preset_audit_data(fresh)
+            for field, value in fields.items():
+                setattr(fresh, field, value)
+            fresh.save()
+            after = _preset_audit_data(fresh)
+            audit_record(
+                actor=actor,
+                verb="preset.update",
+                obj=fresh,
+                data={
+                    "before": {k: v for k, v in before.items() if after[k] != v},
+                    "after": {k: v for k, v in after.items() if before[k] != v},
+                },
+            )
+    except IntegrityError:
+        raise Conflict("A preset with that name already exists.", field="name") from None
+    return fresh
+
+
+def preset_delete(*, actor, preset) -> None:
+    """Assets keep their files and settings; they just no longer name the preset."""
+    from assets.models import UploadPreset
+
+    _require_admin(actor, "manage upload presets")
+    with transaction.atomic():
+        deleted, _ = UploadPreset.objects.filter(pk=preset.pk).delete()
+        if deleted:
+            audit_record(
+                actor=actor,
+                verb="preset.delete",
+                obj=None,
+                data={"preset": preset.pk, "name": preset.name},
+            )
+
+
+def preset_default_for(kind: str):
+    """The preset that is the default for an asset type, or None."""
+    from assets.models import UploadPreset
+
+    return UploadPreset.objects.filter(default_for__contains=[kind]).first()
+
+
+# -- uploads with a preset -----------------------------------------------------------
+def _public_id_taken(public_id: str) -> Conflict:
+    # The same words whether or not the actor can see the asset: nothing leaks.
+    return Conflict(f"An asset with public ID “{public_id}” already exists.", field="public_id")
+
+
+def _upload_folder(actor, folder: Folder | None, preset) -> Folder:
+    """The request's folder, else the preset's (if the actor can see it)."""
+    if folder is not None:
+        return folder
+    if preset is not None and preset.folder_id is not None:
+        target = Folder.objects.filter(pk=preset.folder_id).first()
+        if target is not None and policy.access_for(actor).folder_level(target) > Level.NONE:
+            return target
+        raise ValidationFailed(
+            f"The preset “{preset.name}” uploads to a folder you cannot use; choose a folder.",
+            field="folder",
+        )
+    raise ValidationFailed("Choose a folder to upload to.", field="folder")
+
+
+def _can_overwrite(actor, asset: Asset, preset) -> bool:
+    return bool(
+        preset is not None
+        and preset.overwrite
+        and asset.deleted_at is None
+        and policy.access_for(actor).asset_level(asset) >= Level.EDIT
+    )
+
+
+def _overwrite_target(actor, public_id: str, preset) -> Asset | None:
+    """None when the public ID is free; the asset when this upload overwrites it; else 409."""
+    existing = Asset.all_objects.filter(public_id=public_id).first()
+    if existing is None:
+        return None
+    if _can_overwrite(actor, existing, preset):
+        return existing
+    raise _public_id_taken(public_id)
+
+
+def _preset_public_id(actor, filename: str, preset) -> tuple[str, Asset | None]:
+    """A random ID, or (preset "filename") the slugified file name: an existing asset of
+    that name is overwritten when the preset allows it and the actor has edit, otherwise
+    the ID gets a short random suffix."""
+    from django.utils.text import slugify
+
+    from assets.models import PublicIdMode
+
+    if preset is None or preset.public_id_mode != PublicIdMode.FILENAME:
+        return _new_public_id(), None
+    base = os.path.basename(str(filename or "").replace("\x00", ""))
+    stem = slugify(os.path.splitext(base)[0])[:200].strip("-_")
+    if not stem or not PUBLIC_ID_RE.match(stem):
+        return _new_public_id(), None
+    existing = Asset.all_objects.filter(public_id=stem).first()
+    if existing is None:
+        return stem, None
+    if _can_overwrite(actor, existing, preset):
+        return stem, existing
+    for _ in range(PUBLIC_ID_SUFFIX_TRIES):
+        candidate = f"{stem}-{secrets.token_hex(3)}"
+        if not Asset.all_objects.filter(public_id=candidate).exists():
+            return candidate, None
+    return _new_public_id(), None
+
+
+def _preset_tags(preset, tags: list[str]) -> list[str]:
+    if preset is None:
+        return tags
+    return [*tags, *(t for t in preset.tags if t not in tags)]
+
+
+def _preset_moderation(preset) -> str:
+    from assets.models import ModerationMode, ModerationStatus
+
+    if preset is not None and preset.moderation != ModerationMode.NONE:
+        return ModerationStatus.PENDING
+    return ModerationStatus.NOT_MODERATED
+
+
+def _preset_stamp(asset: Asset, preset) -> None:
+    """A new asset takes the preset's access mode and moderation, and names the preset."""
+    if preset is None:
+        return
+    asset.access_mode = preset.access_mode
+    asset.moderation_status = _preset_moderation(preset)
+    asset.preset = preset
+    asset.save(update_fields=["access_mode", "moderation_status", "preset"])
+
+
+def _facts_fields(facts) -> dict:
+    """The file facts an asset and its version share (the probe may add more later)."""
+    fields = {
+        "format": facts.format,
+        "mime_type": facts.mime_type,
+        "width": getattr(facts, "width", None),
+        "height": getattr(facts, "height", None),
+        "duration": getattr(facts, "duration", None),
+        "pages": getattr(facts, "pages", None),
+    }
+    return fields
+
+
+def _next_version_number(asset: Asset) -> int:
+    from django.db.models import Max
+
+    return (asset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _version_release(previous: AssetVersion | None, new_blob_name: str):
+    """With automatic backup off, mark the replaced version's blob released; returns
+    (sha256, blob_name) to delete after the commit, or None."""
+    from django.utils import timezone
+
+    from dam.preferences import preferences_get
+
+    if previous is None or previous.blob_released_at is not None:
+        return None
+    if preferences_get().automatic_backup or previous.blob_name == new_blob_name:
+        return None
+    previous.blob_released_at = timezone.now()
+    previous.save(update_fields=["blob_released_at"])
+    return previous.sha256, previous.blob_name
+
+
+def _release_after_commit(released) -> None:
+    if released:
+        sha256, name = released
+        transaction.on_commit(
+            lambda: blob_release_unreferenced(sha256=sha256, blob_name=name), robust=True
+        )
+
+
+def blob_release_unreferenced(*, sha256: str, blob_name: str) -> bool:
+    """Delete a released blob unless a version that still keeps its file references it
+    (another asset with the same bytes, or an older version). Runs after the commit."""
+    try:
+        with transaction.atomic():
+            _lock_blob(sha256)
+            if AssetVersion.objects.filter(
+                blob_name=blob_name, blob_released_at__isnull=True
+            ).exists():
+                return False
+            blob_delete(blob_name)
+            return True
+    except Exception:  # the orphan sweeper retries what fails here
+        log.exception("could not release blob %s", blob_name)
+        return False
+
+
+def _lock_asset_for_version(asset: Asset, public_id: str | None = None) -> Asset:
+    locked = Asset.all_objects.select_for_update(of=("self",)).filter(pk=asset.pk).first()
+    if locked is None or locked.deleted_at is not None:
+        if public_id is not None:
+            raise _public_id_taken(public_id)
+        raise NotFound("No such asset.")
+    return locked
+
+
+def _version_rows_create(
+    *, actor, asset, preset, display_name, filename, facts, sha256, nbytes, blob_name, tags
+) -> tuple[Asset, AssetVersion, tuple | None]:
+    """Overwrite: the new file becomes version N+1 (the caller holds the blob lock)."""
+    from dam.preferences import preferences_get
+
+    asset = _lock_asset_for_version(asset, asset.public_id)
+    if policy.access_for(actor).asset_level(asset) < Level.EDIT:
+        raise _public_id_taken(asset.public_id)
+    previous = asset.versions.filter(number=asset.version).first()
+    file_fields = _facts_fields(facts)
+    version = AssetVersion.objects.create(
+        asset=asset,
+        number=_next_version_number(asset),
+        blob_name=blob_name,
+        sha256=sha256,
+        bytes=nbytes,
+        original_filename=filename,
+        created_by=actor,
+        **file_fields,
+    )
+    kind = getattr(facts, "type", None) or getattr(facts, "asset_type", None)
+    changes = {
+        **file_fields,
+        "version": version.number,
+        "bytes": nbytes,
+        "original_filename": filename,
+        "facts": {},
+        "phash": "",
+        "processing_status": ProcessingStatus.PROCESSING,
+        "processing_error": "",
+        "preset": preset,
+    }
+    if kind in AssetType.values:
+        changes["type"] = kind
+    if preset is not None and preset.moderation != "none":
+        changes["moderation_status"] = _preset_moderation(preset)
+    if not preferences_get().keep_metadata_on_new_version:
+        changes.update(tags=tags, metadata={}, context={})
+        changes["display_name"] = display_name or os.path.splitext(filename)[0] or filename
+    for field, value in changes.items():
+        setattr(asset, field, value)
+    asset.save(update_fields=[*changes, "updated_at"])
+    released = _version_release(previous, blob_name)
+    audit_record(
+        actor=actor,
+        verb="asset.new_version",
+        obj=asset,
+        data={
+            "version": version.number,
+            "bytes": nbytes,
+            "sha256": sha256,
+            "replaced": previous.number if previous else None,
+            "released": bool(released),
+        },
+    )
+    return asset, version, released
+
+
+def asset_version_restore(*, actor, asset: Asset, number: int) -> Asset:
+    """Make version `number` current again as a new version pointing at its blob (no copy)."""
+    from assets.tasks import process_version
+
+    _require_asset_level(actor, asset, Level.EDIT, "restore versions of this asset")
+    source = AssetVersion.objects.filter(asset=asset, number=number).first()
+    if source is None:
+        raise NotFound("No such version.")
+    with transaction.atomic():
+        # Same lock order as uploads: the blob's hash lock, then the asset row.
+        _lock_blob(source.sha256)
+        asset = _lock_asset_for_version(asset)
+        source = AssetVersion.objects.get(pk=source.pk)
+        if source.blob_released_at is not None:
+            raise Conflict(
+                f"The file of version {number} was not kept (automatic backup was off), "
+                "so it cannot be restored."
+            )
+        if number == asset.version:
+            raise Conflict(f"Version {number} is already the current version.")
+        if not default_storage.exists(source.blob_name):
+            log.error("storage is missing original %s", source.blob_name)
+            raise Conflict(f"The file of version {number} is missing from storage.")
+        previous = asset.versions.filter(number=asset.version).first()
+        copied = {
+            "format": source.format,
+            "mime_type": source.mime_type,
+            "width": source.width,
+            "height": source.height,
+            "duration": source.duration,
+            "pages": source.pages,
+        }
+        version = AssetVersion.objects.create(
+            asset=asset,
+            number=_next_version_number(asset),
+            blob_name=source.blob_name,
+            sha256=source.sha256,
+            bytes=source.bytes,
+            original_filename=source.original_filename,
+            facts=source.facts,
+            restored_from=source.number,
+            created_by=actor,
+            **copied,
+        )
+        changes = {
+            **copied,
+            "version": version.number,
+            "bytes": source.bytes,
+            "original_filename": source.original_filename,
+            "facts": source.facts,
+            "phash": "",
+            "processing_status": ProcessingStatus.PROCESSING,
+            "processing_error": "",
+        }
+        for field, value in changes.items():
+            setattr(asset, field, value)
+        asset.save(update_fields=[*changes, "updated_at"])
+        released = _version_release(previous, source.blob_name)
+        audit_record(
+            actor=actor,
+            verb="asset.version_restore",
+            obj=asset,
+            data={
+                "version": version.number,
+                "restored_from": source.number,
+                "replaced": previous.number if previous else None,
+                "released": bool(released),
+            },
+        )
+        version_id = version.pk
+        transaction.on_commit(lambda: process_version.delay(version_id), robust=True)
+        _release_after_commit(released)
+    return asset
+
+
+def asset_version_get(*, asset: Asset, number) -> AssetVersion:
+    """One version of an asset the caller already may view; 404 when absent."""
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise NotFound("No such version.") from None
+    version = AssetVersion.objects.filter(asset=asset, number=number).first()
+    if version is None:
+        raise NotFound("No such version.")
+    return version
+
+
+def asset_version_downloadable(*, asset: Asset, number) -> AssetVersion:
+    version = asset_version_get(asset=asset, number=number)
+    if version.blob_released_at is not None:
+        raise Gone(f"The file of version {version.number} was not kept (automatic backup was off).")
+    return version

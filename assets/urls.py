@@ -32,4 +32,37 @@ urlpatterns = [
     path("assets/<int:asset_id>/tile/", views.asset_tile, name="tile"),
     path("assets/<int:asset_id>/download/", views.download, name="download"),
     path("assets/<int:asset_id>/r/<slug:spec>/", views.rendition, name="rendition"),
+    # upload presets and versions (issue 4: presets & versions)
+    path("settings/upload-presets/", views.presets, name="presets"),
+    path("settings/upload-presets/new/", views.preset_create, name="preset_create"),
+    path("settings/upload-presets/<slug:name>/edit/", views.preset_edit, name="preset_edit"),
+    path("settings/upload-presets/<slug:name>/delete/", views.preset_delete, name="preset_delete"),
+    path(
+        "assets/<int:asset_id>/versions/<int:number>/r/<slug:spec>/",
+        views.version_rendition,
+        name="version_rendition",
+    ),
+    path(
+        "assets/<int:asset_id>/versions/<int:number>/download/",
+        views.version_download,
+        name="version_download",
+    ),
+    path(
+        "assets/<int:asset_id>/versions/<int:number>/restore/",
+        views.version_restore,
+        name="version_restore",
+    ),
+    # -- bulk, edits, comments, trash (issue 4: trash & bulk) --
+    path("library/folders/<int:folder_id>/bulk/", views.library_bulk, name="bulk"),
+    path("library/move-targets/", views.asset_move_targets, name="asset_move_targets"),
+    path("library/trash/", views.trash, name="trash"),
+    path(
+        "library/trash/<str:kind>/<int:pk>/restore/",
+        views.trash_restore,
+        name="trash_restore",
+    ),
+    path("library/trash/<str:kind>/<int:pk>/purge/", views.trash_purge, name="trash_purge"),
+    path("assets/<int:asset_id>/edit/", views.asset_edit, name="edit"),
+    path("assets/<int:asset_id>/comments/", views.asset_comment, name="comment"),
+    path("assets/<int:asset_id>/delete/", views.asset_delete, name="delete"),
 ]

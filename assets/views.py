@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -11,7 +12,7 @@ from accounts import policy
 from accounts.policy import Level
 from assets import selectors, services
 from assets.forms import FolderCreateForm, ShareForm
-from assets.models import Asset, Folder
+from assets.models import Asset, Comment, Folder
 from assets.responses import original_response, rendition_response
 
 PAGE_SIZE = 48
@@ -47,6 +48,7 @@ def library(request, folder_id: int | None = None):
             level >= Level.CONTRIBUTE if folder else policy.can_create_top_level_folder(user)
         ),
         "folder_form": FolderCreateForm(),
+        "upload_presets": list(selectors.upload_presets()),  # issue 4: presets
         "can_edit_folder": folder is not None and level >= Level.EDIT,
         "can_manage_folder": folder is not None and level >= Level.MANAGE,
         **_grid_context(request, folder),
@@ -95,13 +97,19 @@ def asset_tile(request, asset_id: int):
 def asset_detail(request, asset_id: int):
     user = _library_user(request)
     asset = policy.get_asset_or_404(
-        user, asset_id, queryset=Asset.objects.select_related("folder", "created_by")
+        user,
+        asset_id,
+        queryset=Asset.objects.select_related("folder", "created_by").prefetch_related(
+            Prefetch("comments", queryset=Comment.objects.select_related("author"))
+        ),
     )
     context = {
         "asset": asset,
         "folder": asset.folder,
         "breadcrumbs": selectors.folder_breadcrumbs(user=user, folder=asset.folder),
         "version": asset.current_version,
+        "versions": selectors.asset_versions(asset=asset),  # issue 4: versions
+        "can_edit_asset": policy.access_for(user).asset_level(asset) >= Level.EDIT,
         "level": policy.access_for(user).asset_level(asset),
     }
     return render(request, "assets/asset_detail.html", context)
@@ -232,9 +240,7 @@ def folder_unshare(request, folder_id: int):
     user = _library_user(request)
     folder = policy.get_folder_or_404(user, folder_id, minimum=Level.MANAGE)
     kind, _, pk = request.POST.get("principal", "").partition(":")
-    principal = selectors.principal_get(
-        principal_type=kind, principal_id=pk, include_inactive=True
-    )
+    principal = selectors.principal_get(principal_type=kind, principal_id=pk, include_inactive=True)
     if principal is not None:
         services.folder_unshare(actor=user, folder=folder, principal=principal)
     return _shares_response(request, folder)
@@ -254,3 +260,372 @@ def folder_move_targets(request, folder_id: int):
         "query": query,
     }
     return render(request, "assets/_move_targets.html", context)
+
+
+# -- versions (issue 4: presets & versions) -------------------------------------------
+def _version_or_404(asset, number):
+    try:
+        return services.asset_version_get(asset=asset, number=number)
+    except services.NotFound:
+        raise Http404("No such version.") from None
+
+
+@login_required
+@require_GET
+def version_rendition(request, asset_id: int, number: int, spec: str):
+    from assets.responses import version_rendition_response
+
+    asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    return version_rendition_response(_version_or_404(asset, number), spec)
+
+
+@login_required
+@require_GET
+def version_download(request, asset_id: int, number: int):
+    from assets.responses import version_original_response
+
+    asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    try:
+        version = services.asset_version_downloadable(asset=asset, number=number)
+    except services.NotFound:
+        raise Http404("No such version.") from None
+    except services.Gone as exc:
+        messages.error(request, exc.message)
+        return redirect("assets:detail", asset_id=asset.pk)
+    return version_original_response(version)
+
+
+@login_required
+@require_POST
+def version_restore(request, asset_id: int, number: int):
+    user = _library_user(request)
+    asset = policy.get_asset_or_404(user, asset_id, minimum=Level.EDIT)
+    try:
+        asset = services.asset_version_restore(actor=user, asset=asset, number=number)
+    except services.NotFound:
+        raise Http404("No such version.") from None
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Version {number} restored as version {asset.version}.")
+    return redirect("assets:detail", asset_id=asset.pk)
+
+
+# -- bulk actions, asset edits, comments, trash (issue 4: trash & bulk) -----------------
+def _ids(request) -> list[int]:
+    return [int(v) for v in request.POST.getlist("ids") if v.isdigit() and policy._is_int(v)]
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+_BULK_DONE = {
+    "add_tags": "Tags added to {}.",
+    "remove_tags": "Tags removed from {}.",
+    "move": "Moved {}.",
+    "delete": "Moved {} to the trash.",
+}
+
+
+@login_required
+@require_POST
+def library_bulk(request, folder_id: int):
+    """The grid's bulk toolbar: one action on the checked tiles, each checked by the policy."""
+    from assets.zips import bulk_zip
+
+    user = _library_user(request)
+    policy.get_folder_or_404(user, folder_id)
+    action = request.POST.get("action", "")
+    back = redirect(f"{request.path.rsplit('bulk/', 1)[0]}?page={request.POST.get('page', 1)}")
+    ids = _ids(request)
+    if not ids:
+        messages.error(request, "Select at least one asset first.")
+        return back
+    try:
+        if action == "download":
+            return bulk_zip(user, ids)
+        target = None
+        if action == "move":
+            target = Folder.objects.filter(pk=request.POST.get("folder") or 0).first()
+            if target is None or policy.access_for(user).folder_level(target) == Level.NONE:
+                raise services.ValidationFailed("Choose a destination folder.")
+        result = services.assets_bulk(
+            actor=user,
+            ids=ids,
+            action=action,
+            tags=request.POST.get(f"tags_{action}"),
+            folder=target,
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return back
+    except Http404:
+        messages.error(request, "None of those assets can be downloaded.")
+        return back
+    if result["done"]:
+        done = _plural(len(result["done"]), "asset")
+        messages.success(request, _BULK_DONE.get(action, "Done: {}.").format(done))
+    if result["failed"]:
+        reasons = sorted(set(result["failed"].values()))
+        messages.error(
+            request,
+            f"{_plural(len(result['failed']), 'asset')} could not be changed: {' '.join(reasons)}",
+        )
+    return back
+
+
+@login_required
+@require_GET
+def asset_move_targets(request):
+    user = _library_user(request)
+    query = request.GET.get("q", "")
+    targets = selectors.asset_move_targets(user=user, query=query)
+    return render(
+        request,
+        "assets/_move_targets.html",
+        {"targets": targets, "can_move_to_top": False, "query": query},
+    )
+
+
+def _detail_context(request, asset, **extra):
+    user = request.user
+    return {
+        "asset": asset,
+        "folder": asset.folder,
+        "breadcrumbs": selectors.folder_breadcrumbs(user=user, folder=asset.folder),
+        "version": asset.current_version,
+        "level": policy.access_for(user).asset_level(asset),
+        "comments": selectors.asset_comments(asset=asset),
+        "context_text": "\n".join(f"{k}={v}" for k, v in (asset.context or {}).items()),
+        **extra,
+    }
+
+
+def _parse_context(text: str) -> dict:
+    context = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise services.ValidationFailed(
+                f"Line {number}: write each entry as key=value.", field="context"
+            )
+        context[key.strip()] = value.strip()
+    return context
+
+
+@login_required
+@require_POST
+def asset_edit(request, asset_id: int):
+    user = _library_user(request)
+    asset = policy.get_asset_or_404(user, asset_id, minimum=Level.EDIT)
+    data = request.POST
+    try:
+        services.asset_update(
+            actor=user,
+            asset=asset,
+            display_name=data.get("display_name", ""),
+            tags=data.get("tags", ""),
+            context=_parse_context(data.get("context", "")),
+        )
+    except services.ServiceError as exc:
+        asset.refresh_from_db()
+        context = _detail_context(
+            request,
+            asset,
+            edit_errors={exc.field or "display_name": exc.message},
+            edit_data=data,
+            edit_open=True,
+        )
+        return render(request, "assets/asset_detail.html", context, status=422)
+    messages.success(request, "Changes saved.")
+    return redirect("assets:detail", asset_id=asset.pk)
+
+
+@login_required
+@require_POST
+def asset_comment(request, asset_id: int):
+    user = _library_user(request)
+    asset = policy.get_asset_or_404(user, asset_id)
+    try:
+        services.comment_create(actor=user, asset=asset, body=request.POST.get("body", ""))
+    except services.ServiceError as exc:
+        context = _detail_context(
+            request, asset, comment_error=exc.message, comment_body=request.POST.get("body", "")
+        )
+        return render(request, "assets/asset_detail.html", context, status=422)
+    return redirect(f"{request.path.rsplit('comments/', 1)[0]}#comments")
+
+
+@login_required
+@require_POST
+def asset_delete(request, asset_id: int):
+    user = _library_user(request)
+    asset = policy.get_asset_or_404(user, asset_id, minimum=Level.MANAGE)
+    services.asset_delete(actor=user, asset=asset)
+    messages.success(request, f"“{asset.display_name}” moved to the trash.")
+    return redirect("assets:folder", folder_id=asset.folder_id)
+
+
+TRASH_PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+def trash(request):
+    user = _library_user(request)
+    page = Paginator(selectors.trash_entries(user=user), TRASH_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = selectors.trash_rows(page.object_list)
+    return render(request, "assets/trash.html", {"page": page, "rows": rows})
+
+
+def _trash_item(user, kind: str, pk: int):
+    if kind not in ("asset", "folder"):
+        raise Http404("No such page.")
+    if kind == "asset":
+        qs = Asset.all_objects.select_related("folder").filter(deleted_at__isnull=False)
+        return policy.get_asset_or_404(user, pk, minimum=Level.MANAGE, queryset=qs)
+    folder = Folder.all_objects.filter(pk=pk, deleted_at__isnull=False).first()
+    return policy._checked(
+        user, folder, folder and folder.ancestor_ids, Level.MANAGE, "No such folder."
+    )
+
+
+@login_required
+@require_POST
+def trash_restore(request, kind: str, pk: int):
+    user = _library_user(request)
+    item = _trash_item(user, kind, pk)
+    try:
+        if kind == "asset":
+            services.asset_restore(actor=user, asset=item)
+            messages.success(request, f"“{item.display_name}” restored to {item.folder.name}.")
+        else:
+            count = services.folder_restore(actor=user, folder=item)
+            messages.success(
+                request, f"Folder “{item.name}” restored with {_plural(count, 'asset')}."
+            )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("assets:trash")
+
+
+@login_required
+@require_POST
+def trash_purge(request, kind: str, pk: int):
+    user = _library_user(request)
+    item = _trash_item(user, kind, pk)
+    try:
+        if kind == "asset":
+            services.asset_purge(actor=user, asset=item)
+            messages.success(request, f"“{item.display_name}” deleted forever.")
+        else:
+            services.folder_purge(actor=user, folder=item)
+            messages.success(request, f"Folder “{item.name}” deleted forever.")
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("assets:trash")
+
+
+# -- upload presets: Settings → Upload presets (issue 4: presets & versions) ----------
+def _preset_admin(request):
+    if not policy.is_admin_role(request.user):
+        raise Http404("No such page.")
+    return request.user
+
+
+def _preset_context(**extra) -> dict:
+    return {"settings_tab": "presets", "nav_active": "settings", **extra}
+
+
+def _preset_form_save(request, form, preset=None):
+    """Validate through the service; field errors land on the form. Returns the preset."""
+    data = dict(form.cleaned_data)
+    data["tags"] = data["tags"] or ""
+    try:
+        if preset is None:
+            return services.preset_create(actor=request.user, **data)
+        return services.preset_update(actor=request.user, preset=preset, **data)
+    except services.ServiceError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+
+
+@login_required
+@require_GET
+def presets(request):
+    _preset_admin(request)
+    context = _preset_context(presets=list(selectors.upload_presets()))
+    return render(request, "assets/presets.html", context)
+
+
+@login_required
+def preset_create(request):
+    from assets.forms import PresetForm
+
+    _preset_admin(request)
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    form = PresetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        preset = _preset_form_save(request, form)
+        if preset is not None:
+            messages.success(request, f"Upload preset “{preset.name}” created.")
+            return redirect("assets:presets")
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "assets/preset_form.html", _preset_context(form=form, preset=None), status=status
+    )
+
+
+@login_required
+def preset_edit(request, name: str):
+    from assets.forms import PresetForm
+    from assets.models import UploadPreset
+
+    _preset_admin(request)
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    preset = UploadPreset.objects.select_related("folder").filter(name=name).first()
+    if preset is None:
+        raise Http404("No such preset.")
+    initial = {
+        "name": preset.name,
+        "public_id_mode": preset.public_id_mode,
+        "overwrite": preset.overwrite,
+        "folder": preset.folder.path if preset.folder else "",
+        "tags": ", ".join(preset.tags),
+        "moderation": preset.moderation,
+        "auto_checks": preset.auto_checks,
+        "access_mode": preset.access_mode,
+        "default_for": preset.default_for,
+    }
+    form = PresetForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = _preset_form_save(request, form, preset)
+        if saved is not None:
+            messages.success(request, f"Upload preset “{saved.name}” saved.")
+            return redirect("assets:presets")
+    status = 422 if request.method == "POST" else 200
+    return render(
+        request, "assets/preset_form.html", _preset_context(form=form, preset=preset), status=status
+    )
+
+
+@login_required
+@require_POST
+def preset_delete(request, name: str):
+    from assets.models import UploadPreset
+
+    user = _preset_admin(request)
+    preset = UploadPreset.objects.filter(name=name).first()
+    if preset is None:
+        raise Http404("No such preset.")
+    services.preset_delete(actor=user, preset=preset)
+    messages.success(request, f"Upload preset “{preset.name}” deleted.")
+    return redirect("assets:presets")

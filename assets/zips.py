@@ -82,3 +82,23 @@ def zip_response(assets: list[Asset], filename: str = "assets.zip") -> Streaming
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def bulk_zip(user, ids) -> StreamingHttpResponse:
+    """The originals the user may view among `ids`, streamed; the others are left out
+    (missing and invisible alike), and none at all is a 404."""
+    from django.http import Http404
+
+    from accounts import policy
+    from assets.services import BULK_MAX_IDS, ValidationFailed
+
+    ids = [int(pk) for pk in dict.fromkeys(ids or []) if policy._is_int(pk)]
+    if not ids:
+        raise ValidationFailed("Choose at least one asset.", field="ids")
+    if len(ids) > BULK_MAX_IDS:
+        raise ValidationFailed(f"At most {BULK_MAX_IDS} assets at a time.", field="ids")
+    found = policy.visible_assets(user, Asset.objects.filter(pk__in=ids)).in_bulk()
+    assets = [found[pk] for pk in ids if pk in found]
+    if not assets:
+        raise Http404("No such asset.")
+    return zip_response(assets)

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from accounts.policy import PermissionDeniedForLevel
+from assets.api import bulk_router as assets_bulk_router
 from assets.api import router as assets_router
 from assets.services import ServiceError
 from dam.errors import CODES, error_body
@@ -91,4 +92,6 @@ def _server_error(request, exc):
 
 
 api.add_router("", accounts_router)
+api.add_router("", assets_bulk_router)  # before assets_router: see assets/api.py
 api.add_router("", assets_router)
+api.add_router("", "assets.api_uploads.router")  # resumable uploads

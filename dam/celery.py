@@ -7,6 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dam.settings")
 app = Celery("dam")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(related_name="tasks_uploads")
 
 # Periodic work run by `celery beat` (exactly one beat process per deployment).
 app.conf.beat_schedule = {
@@ -22,5 +23,10 @@ app.conf.beat_schedule = {
     "sweep-orphan-blobs": {
         "task": "assets.tasks.sweep_orphan_blobs",
         "schedule": 6 * 3600.0,
+    },
+    # Resumable uploads idle for 24 hours, and their spool files.
+    "sweep-stale-uploads": {
+        "task": "assets.tasks_uploads.sweep_stale_uploads",
+        "schedule": 3600.0,
     },
 }

@@ -18,9 +18,15 @@ def navigation(request):
         items.append(("reports", "Reports", reverse("reports")))
     if policy.can_manage_users(user):
         items.append(("settings", "Settings", reverse("settings")))
+    elif policy.is_admin_role(user):  # other admin roles: Settings → Upload presets only
+        items.append(("settings", "Settings", reverse("assets:presets")))
     path = request.path
     section = "library" if path.startswith(("/library/", "/assets/")) else None
     for key, _label, url in items:
         if section is None and path.startswith(url):
             section = key
-    return {"nav_items": items, "nav_active": section}
+    return {
+        "nav_items": items,
+        "nav_active": section,
+        "can_manage_users": policy.can_manage_users(user),
+    }

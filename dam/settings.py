@@ -175,6 +175,8 @@ if DAM_STORAGE == "s3":
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
     AWS_S3_FILE_OVERWRITE = False
+    # Read objects through a temporary file past 2 MiB (the default, 0, keeps them in memory).
+    AWS_S3_MAX_MEMORY_SIZE = 2 * 1024 * 1024
     _media_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _media_storage = {
@@ -191,6 +193,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DAM_MAX_UPLOAD_BYTES = env_int("DAM_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
 DAM_MAX_IMAGE_PIXELS = env_int("DAM_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
+# Resumable uploads spool here chunk by chunk (a volume every web process shares).
+DAM_UPLOAD_SPOOL = Path(env_str("DAM_UPLOAD_SPOOL", str(VAR_DIR / "uploads")))
 
 # Email: EMAIL_URL such as smtp+tls://user:pass@host:587; console in development.
 _email = email_config(env_str("EMAIL_URL", "consolemail://"))

@@ -585,8 +585,13 @@ def test_docs_are_served_without_a_cdn(client):
     html = response.content.decode().lower()
     assert "swagger" in html
     assert "/api/v1/openapi.json" in html
-    for needle in ("cdn", "unpkg", "jsdelivr", "googleapis", "cloudflare"):
-        assert needle not in html
+    # Every script and stylesheet is served by the app itself (no external host; a
+    # random CSRF token may contain "cdn", so look at the URLs, not the whole page).
+    import re
+
+    urls = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']+)', html)
+    assert urls, html
+    assert all(u.startswith(("/", "#", "data:")) for u in urls), urls
     assert finders.find("ninja/swagger-ui-bundle.js")
     assert finders.find("ninja/swagger-ui.css")
 

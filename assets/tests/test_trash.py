@@ -42,6 +42,11 @@ def _blob(asset) -> str:
     return AssetVersion.objects.get(asset=asset).blob_name
 
 
+def _render(asset) -> None:
+    """Renditions are made on commit; tests in a transaction make them directly."""
+    services.version_process(version_id=AssetVersion.objects.get(asset=asset).pk)
+
+
 def _age(name: str, hours: float) -> None:
     path = default_storage.path(name)
     past = time.time() - hours * 3600
@@ -113,6 +118,7 @@ def test_purge_keeps_a_blob_shared_by_another_asset(tree, django_capture_on_comm
     logo = tree["logo"]
     twin = make_asset(logos, actor=admin, name="logo.jpg")  # same bytes, same blob
     assert _blob(twin) == _blob(logo)
+    _render(logo)
     rendition_files = list(
         Rendition.objects.filter(version__asset=logo).values_list("file_name", flat=True)
     )
@@ -199,6 +205,7 @@ def test_orphan_sweeper_removes_only_old_unreferenced_blobs(tree):
     old_rendition = default_storage.save("renditions/999999/v1/thumb.webp", ContentFile(b"x"))
     _age(old_orphan, 48)
     _age(old_rendition, 48)
+    _render(tree["logo"])
     kept_rendition = Rendition.objects.filter(version__asset=tree["logo"]).first().file_name
     _age(kept_rendition, 48)
     counts = celery_app.tasks["assets.tasks.sweep_orphan_blobs"].delay(24).get()
@@ -308,3 +315,22 @@ def test_folder_restore_and_purge_routes_pair(client, tree):
     assert client.delete(f"{API}/trash/folders/{tree['logos'].pk}").status_code == 204
     assert not Folder.all_objects.filter(pk=tree["logos"].pk).exists()
     assert Level.MANAGE  # the level named in the brief
+
+
+def test_trash_page_query_count_does_not_grow_with_items(
+    client, tree, django_assert_max_num_queries
+):
+    admin = tree["admin"]
+    for i in range(6):
+        services.asset_delete(
+            actor=admin, asset=make_asset(tree["logos"], actor=admin, name=f"t{i}.png")
+        )
+        services.folder_delete(actor=admin, folder=make_folder(f"/Brand/F{i}", actor=admin))
+    manager = UserFactory()
+    grant(manager, tree["brand"], "manage")
+    client.force_login(manager)
+    with django_assert_max_num_queries(12):
+        body = client.get(f"{API}/trash?page_size=50").json()
+    assert body["count"] == 12
+    with django_assert_max_num_queries(14):
+        assert client.get("/library/trash/").status_code == 200

@@ -50,7 +50,9 @@
         const tpl = document.createElement("template");
         tpl.innerHTML = html.trim();
         const tile = tpl.content.firstElementChild;
-        grid.prepend(tile);
+        const existing = document.getElementById(tile.id);
+        if (existing) existing.replaceWith(tile);
+        else grid.prepend(tile);
         if (window.htmx) window.htmx.process(tile);
       })
       .catch(() => {});
@@ -64,11 +66,162 @@
     updateTotal();
   }
 
+  // Upload presets: the chosen one, or ("auto") the default preset of the file's type.
+  function presetFor(file) {
+    const select = document.getElementById("upload-preset");
+    if (!select) return "";
+    if (select.value !== "auto") return select.value;
+    const kind = /^image\//.test(file.type) ? "Image" : /^video\//.test(file.type) ? "Video" : "Raw";
+    return select.dataset["default" + kind] || "";
+  }
+
+  // Large files go through the resumable API (/api/v1/uploads) in chunks: a dropped
+  // connection or a failed chunk is retried with backoff from the offset the server has.
+  // data-chunk-threshold / data-chunk-size on the drop zone override the defaults.
+  const chunkThreshold = () => parseInt(zone.dataset.chunkThreshold || "", 10) || 8 * 1024 * 1024;
+  const chunkSize = () => parseInt(zone.dataset.chunkSize || "", 10) || 0;
+  const UPLOADS_URL = zone.dataset.resumableUrl || "/api/v1/uploads";
+  const MAX_RETRIES = 8;
+
+  function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+  function backoff(failures) {
+    const base = Math.min(15000, 500 * Math.pow(2, failures - 1));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  // One request; resolves {status, body} (any HTTP status), rejects on a network error
+  // ({network: true}) or a cancel ({aborted: true}).
+  function send(job, method, url, body, headers, onprogress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      job.xhr = xhr;
+      xhr.open(method, url);
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      Object.entries(headers || {}).forEach(([k, v]) => xhr.setRequestHeader(k, v));
+      if (onprogress) xhr.upload.onprogress = onprogress;
+      xhr.onload = () => {
+        let parsed = {};
+        try { parsed = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        resolve({ status: xhr.status, body: parsed });
+      };
+      xhr.onerror = () => reject({ network: true });
+      xhr.onabort = () => reject({ aborted: true });
+      xhr.onloadend = () => { if (job.xhr === xhr) job.xhr = null; };
+      xhr.send(body === undefined ? null : body);
+    });
+  }
+
+  function showProgress(job, loaded) {
+    job.loaded = Math.min(loaded, job.file.size);
+    job.bar.value = Math.floor((job.loaded / job.file.size) * 100);
+    updateTotal();
+  }
+
+  async function startChunked(job) {
+    running++;
+    job.chunked = true;
+    setState(job, "uploading", "Uploading…");
+    const size = job.file.size;
+    try {
+      const payload = { filename: job.file.name, size: size, folder: Number(zone.dataset.folder) };
+      const preset = typeof presetFor === "function" ? presetFor(job.file) : "";
+      if (preset) payload.preset = preset;
+      const created = await send(job, "POST", UPLOADS_URL, JSON.stringify(payload),
+        { "Content-Type": "application/json" });
+      if (created.status !== 201) {
+        setState(job, "error", created.body.detail || "Upload failed (HTTP " + created.status + ").");
+        return;
+      }
+      job.sessionUrl = UPLOADS_URL + "/" + created.body.id;
+      if (job.state === "cancelled") { cancelSession(job); return; }
+      const chunk = Math.min(created.body.chunk_size, chunkSize() || Infinity);
+      let offset = created.body.offset;
+      let failures = 0;
+      for (;;) {
+        if (job.state === "cancelled") return;
+        let res = null;
+        try {
+          const start = offset;
+          res = await send(job, "PUT", job.sessionUrl, job.file.slice(start, Math.min(start + chunk, size)),
+            { "Upload-Offset": String(start), "Content-Type": "application/octet-stream" },
+            (e) => showProgress(job, start + e.loaded));
+        } catch (err) {
+          if (err.aborted || job.state === "cancelled") return;
+        }
+        if (res && res.status === 201) {
+          job.bar.value = 100;
+          const asset = res.body.asset || {};
+          setState(job, "done", asset.version > 1 ? "Uploaded as version " + asset.version : "Uploaded");
+          addTile(asset.id);
+          return;
+        }
+        if (res && res.status === 200) {
+          const moved = res.body.offset > offset;
+          offset = res.body.offset;
+          showProgress(job, offset);
+          if (moved) { failures = 0; job.status.textContent = "Uploading…"; continue; }
+        } else if (res && res.status >= 400 && res.status < 500 && ![408, 409, 429].includes(res.status)) {
+          setState(job, "error", res.body.detail || "Upload failed (HTTP " + res.status + ").");
+          return;
+        }
+        // A network error, a server error, a busy or mismatched offset: wait, ask the
+        // server where the file stands, and go on from there.
+        failures++;
+        if (failures > MAX_RETRIES) {
+          setState(job, "error", "The upload kept failing; check your connection and try again.");
+          return;
+        }
+        job.status.textContent = "Connection problem; retrying…";
+        await sleep(backoff(failures));
+        if (job.state === "cancelled") return;
+        try {
+          const where = await send(job, "GET", job.sessionUrl);
+          if (where.status === 200) {
+            offset = where.body.offset;
+            showProgress(job, offset);
+          } else if (where.status === 404) {
+            setState(job, "error", "The upload expired on the server; try again.");
+            return;
+          }
+        } catch (err) {
+          if (err.aborted || job.state === "cancelled") return;
+        }
+      }
+    } catch (err) {
+      if (!err || !err.aborted) {
+        setState(job, "error", "Network error: the upload did not reach the server.");
+      }
+    } finally {
+      running--;
+      pump();
+    }
+  }
+
+  function cancelSession(job) {
+    if (!job.sessionUrl) return;
+    fetch(job.sessionUrl, {
+      method: "DELETE",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+    }).catch(() => {});
+  }
+
+  function cancelChunked(job) {
+    if (!["queued", "uploading"].includes(job.state)) return;
+    setState(job, "cancelled", "Cancelled");
+    if (job.xhr) job.xhr.abort();
+    cancelSession(job);
+  }
+
   function start(job) {
+    if (job.file.size > chunkThreshold()) { startChunked(job); return; }
     running++;
     const form = new FormData();
     form.append("file", job.file, job.file.name);
     form.append("folder", zone.dataset.folder);
+    form.append("preset", presetFor(job.file));
     const xhr = new XMLHttpRequest();
     job.xhr = xhr;
     xhr.open("POST", zone.dataset.uploadUrl);
@@ -83,9 +236,10 @@
     xhr.onload = () => {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-      if (xhr.status === 201) {
+      if (xhr.status === 201 || xhr.status === 200) {
         job.bar.value = 100;
-        setState(job, "done", "Uploaded");
+        // 200: the preset overwrote an existing asset with a new version.
+        setState(job, "done", xhr.status === 200 ? "Uploaded as version " + body.version : "Uploaded");
         addTile(body.id);
       } else {
         setState(job, "error", body.detail || "Upload failed (HTTP " + xhr.status + ").");
@@ -134,6 +288,7 @@
       list.append(row);
       const job = { file, row, bar, status, cancel, loaded: 0, state: "queued", xhr: null };
       cancel.addEventListener("click", () => {
+        if (job.chunked) { cancelChunked(job); return; }
         if (job.xhr) job.xhr.abort();
         else setState(job, "cancelled", "Cancelled");
       });
