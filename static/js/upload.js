@@ -47,6 +47,8 @@
         const grid = document.getElementById("asset-grid");
         const empty = document.getElementById("grid-empty");
         if (empty) empty.remove();
+        const selectAll = document.querySelector(".select-all");
+        if (selectAll) selectAll.hidden = false;
         const tpl = document.createElement("template");
         tpl.innerHTML = html.trim();
         const tile = tpl.content.firstElementChild;
