@@ -266,3 +266,22 @@ def test_log_out_from_user_menu_returns_to_login(live_server, page):
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(_url(live_server, "/library/"))
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/library/$"))
+
+
+def test_tags_typed_next_to_upload_go_with_the_files(live_server, page, tmp_path):
+    admin = AdminFactory()
+    make_folder("/Inbox", actor=admin)
+    clip = tmp_path / "brochure.pdf"
+    from PIL import Image
+
+    Image.new("RGB", (300, 400), (30, 90, 160)).save(clip, "PDF")
+
+    login(page, live_server.url, admin.email)
+    _open_folder(page, "Inbox")
+    page.get_by_label("Tags for uploads").fill("summer, launch")
+    page.get_by_label("Upload files").set_input_files(clip)
+    row, _bar = _upload_row(page, "brochure.pdf")
+    expect(row.get_by_role("status")).to_have_text("Uploaded")
+    asset = Asset.objects.get()
+    assert asset.tags == ["summer", "launch"]
+    assert (asset.type, asset.format) == ("raw", "pdf")

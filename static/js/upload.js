@@ -68,6 +68,12 @@
     updateTotal();
   }
 
+  // Tags typed next to the Upload button go with every file of this batch.
+  function uploadTags() {
+    const input = document.getElementById("upload-tags");
+    return input ? input.value.trim() : "";
+  }
+
   // Upload presets: the chosen one, or ("auto") the default preset of the file's type.
   function presetFor(file) {
     const select = document.getElementById("upload-preset");
@@ -130,6 +136,7 @@
       const payload = { filename: job.file.name, size: size, folder: Number(zone.dataset.folder) };
       const preset = typeof presetFor === "function" ? presetFor(job.file) : "";
       if (preset) payload.preset = preset;
+      if (uploadTags()) payload.tags = uploadTags();
       const created = await send(job, "POST", UPLOADS_URL, JSON.stringify(payload),
         { "Content-Type": "application/json" });
       if (created.status !== 201) {
@@ -224,6 +231,7 @@
     form.append("file", job.file, job.file.name);
     form.append("folder", zone.dataset.folder);
     form.append("preset", presetFor(job.file));
+    if (uploadTags()) form.append("tags", uploadTags());
     const xhr = new XMLHttpRequest();
     job.xhr = xhr;
     xhr.open("POST", zone.dataset.uploadUrl);
