@@ -37,18 +37,10 @@ def original_response(asset: Asset) -> FileResponse:
 
 
 def rendition_response(asset: Asset, spec: str) -> FileResponse:
-    rendition = (
-        Rendition.objects.filter(version__asset=asset, version__number=asset.version, spec=spec)
-        .only("file_name", "created_at")
-        .first()
-    )
-    if rendition is None:
-        raise Http404("Not rendered yet.")
-    response = FileResponse(_open(rendition.file_name, "rendition"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=86400"
-    response["Last-Modified"] = http_date(rendition.created_at.timestamp())
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    version = asset.versions.filter(number=asset.version).first()
+    if version is None:
+        raise Http404("No such version.")
+    return version_rendition_response(version, spec)
 
 
 # -- versions (issue 4: presets & versions) -------------------------------------------
@@ -65,6 +57,8 @@ def version_original_response(version) -> FileResponse:
 
 
 def version_rendition_response(version, spec: str) -> FileResponse:
+    if version.format == "svg" and version.blob_released_at is None:
+        return _svg_response(version)
     rendition = Rendition.objects.filter(version=version, spec=spec).only("file_name", "created_at")
     rendition = rendition.first()
     if rendition is None:
@@ -72,5 +66,16 @@ def version_rendition_response(version, spec: str) -> FileResponse:
     response = FileResponse(_open(rendition.file_name, "rendition"), content_type="image/webp")
     response["Cache-Control"] = "private, max-age=86400"
     response["Last-Modified"] = http_date(rendition.created_at.timestamp())
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _svg_response(version) -> FileResponse:
+    """A vector image previews as itself: the stored SVG was sanitized at upload (no
+    script, handlers, foreign objects or external references), and the sandbox CSP keeps
+    it inert even when opened directly."""
+    response = FileResponse(_open(version.blob_name, "original"), content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response

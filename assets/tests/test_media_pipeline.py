@@ -223,3 +223,17 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes(real_worker):
     assert Rendition.objects.filter(version__asset=asset).count() == 2
     assert default_storage.exists(Rendition.objects.filter(version__asset=asset)[0].file_name)
     assert log.read_text()[start:].count("process_version[") >= 2  # received twice
+
+
+def test_svg_previews_as_itself_inert(client, admin, folder, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    asset = upload(admin, folder, "logo.svg", SVG, django_capture_on_commit_callbacks)
+    client.force_login(admin)
+    response = client.get(reverse("assets:rendition", args=[asset.pk, "thumb"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert "sandbox" in response["Content-Security-Policy"]
+    body = b"".join(response.streaming_content)
+    assert body.startswith(b"<svg") or b"<svg" in body[:200]
+    assert b"<script" not in body
