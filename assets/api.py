@@ -338,9 +338,9 @@ def _upload_preset(name: str | None):
     from uploaders, but nothing else about them is revealed)."""
     if name is None or name == "":
         return None
-    preset = UploadPreset.objects.filter(name=name).first()
+    preset = None if "\x00" in name else UploadPreset.objects.filter(name=name).first()
     if preset is None:
-        raise services.ValidationFailed(f"No upload preset named “{name}”.", field="preset")
+        raise services.ValidationFailed("No upload preset with that name.", field="preset")
     return preset
 
 
@@ -351,7 +351,8 @@ def _admin_only(user) -> None:
 
 def _preset_or_404(user, name: str) -> UploadPreset:
     _admin_only(user)
-    preset = UploadPreset.objects.select_related("folder").filter(name=name).first()
+    presets = UploadPreset.objects.select_related("folder")
+    preset = None if "\x00" in name else presets.filter(name=name).first()
     if preset is None:
         raise Http404("No such preset.")
     return preset

@@ -485,15 +485,24 @@ def _probe_svg(fileobj: IO[bytes]) -> Probe:
         name = _local(element.tag).lower()
         if name in _SVG_FORBIDDEN:
             raise MediaError(f"SVG images with a <{_local(element.tag)}> element are not accepted.")
-        if name == "style" and element.text and _CSS_URL.search(element.text):
-            raise MediaError("SVG images with external references in styles are not accepted.")
+        if name == "style":
+            css = "".join(element.itertext())
+            # Children hide rules in their tails; backslashes hide @import behind escapes.
+            if len(element) or "\\" in css or "@import" in css.lower() or _CSS_URL.search(css):
+                raise MediaError("SVG images with external references in styles are not accepted.")
+        if name in ("animate", "set") and _local(
+            element.attrib.get("attributeName", "")
+        ).lower() in ("href", "xlink:href"):
+            raise MediaError("SVG images that animate links are not accepted.")
         for attr, value in element.attrib.items():
             attr_name = _local(attr).lower()
             if attr_name.startswith("on"):
                 raise MediaError(f"SVG images with event handlers ({attr_name}) are not accepted.")
             if attr_name == "href" and not value.strip().startswith("#"):
                 raise MediaError("SVG images with external references are not accepted.")
-            if "javascript:" in value.lower().replace(" ", "") or _CSS_URL.search(value):
+            # Browsers drop whitespace and control characters inside URLs.
+            squashed = re.sub(r"[\x00-\x20\x7f]+", "", value).lower()
+            if "javascript:" in squashed or _CSS_URL.search(value):
                 raise MediaError("SVG images with external references are not accepted.")
     width, height = _svg_size(root)
     ET.register_namespace("", _SVG_NS)

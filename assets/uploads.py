@@ -92,6 +92,17 @@ def upload_session_create(
             f"The file is larger than the {settings.DAM_MAX_UPLOAD_BYTES:,}-byte limit."
         )
     filename = _clean_filename(filename)
+    # PostgreSQL's JSON and text refuse NUL: bad input is a field error, not a 500.
+    for field, value in (
+        ("preset", preset),
+        ("public_id", public_id),
+        ("display_name", display_name),
+        ("tags", tags),
+    ):
+        if value and "\x00" in (value if isinstance(value, str) else "".join(map(str, value))):
+            raise services.ValidationFailed(
+                "This value cannot contain NUL characters.", field=field
+            )
     fields: dict = {}
     if preset:
         if _preset_by_name(preset) is None:
@@ -236,6 +247,8 @@ def _write_chunk(path: Path, at: int, stream, length: int) -> int:
 def _preset_by_name(name: str):
     from assets.models import UploadPreset
 
+    if "\x00" in name:
+        return None
     return UploadPreset.objects.filter(name=name).first()
 
 

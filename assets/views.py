@@ -347,7 +347,12 @@ def library_bulk(request, folder_id: int):
             return bulk_zip(user, ids)
         target = None
         if action == "move":
-            target = Folder.objects.filter(pk=request.POST.get("folder") or 0).first()
+            folder_id = request.POST.get("folder", "")
+            target = (
+                Folder.objects.filter(pk=int(folder_id)).first()
+                if folder_id.isdigit() and int(folder_id) < 2**63
+                else None
+            )
             if target is None or policy.access_for(user).folder_level(target) == Level.NONE:
                 raise services.ValidationFailed("Choose a destination folder.")
         result = services.assets_bulk(

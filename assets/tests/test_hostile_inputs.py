@@ -88,3 +88,49 @@ def test_comment_nul_and_patch_junk(client):
     ]:
         r = client.patch(f"/api/v1/assets/{a.pk}", body, content_type="application/json")
         assert r.status_code < 500, (body, r.content)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"public_id": "a\x00b"},
+        {"display_name": "a\x00b"},
+        {"tags": "a\x00b"},
+        {"preset": "x\x00"},
+    ],
+)
+def test_upload_session_fields_with_nul_are_422(client, body):
+    admin = AdminFactory()
+    folder = make_folder("/N", actor=admin)
+    client.force_login(admin)
+    payload = {"filename": "a.jpg", "size": 10, "folder": folder.pk, **body}
+    r = client.post("/api/v1/uploads", payload, content_type="application/json")
+    assert r.status_code == 422, r.content
+
+
+def test_preset_names_with_nul_are_unknown(client):
+    from dam.testing import image_upload
+
+    admin = AdminFactory()
+    folder = make_folder("/N", actor=admin)
+    client.force_login(admin)
+    r = client.post(
+        "/api/v1/assets", {"file": image_upload(), "folder": folder.pk, "preset": "x\x00"}
+    )
+    assert r.status_code == 422
+    assert client.get("/api/v1/upload-presets/a%00b").status_code == 404
+
+
+def test_bulk_move_page_with_a_bad_folder_is_a_message(client):
+    admin = AdminFactory()
+    folder = make_folder("/B", actor=admin)
+    asset = make_asset(folder, actor=admin)
+    client.force_login(admin)
+    from django.urls import reverse
+
+    for bad in ("abc", "-1", "99999999999999999999999"):
+        r = client.post(
+            reverse("assets:bulk", args=[folder.pk]),
+            {"action": "move", "ids": [asset.pk], "folder": bad},
+        )
+        assert r.status_code < 500

@@ -400,3 +400,19 @@ def test_raw_facts_are_never_empty():
     assert extract_facts(io.BytesIO(data), run(data, "r.docx")) == {
         "mime_type": run(data, "r.docx").mime_type
     }
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        b'<svg xmlns="http://www.w3.org/2000/svg"><a href="#x"><animate attributeName="href" '
+        b'values="java&#9;script:alert(1)"/></a></svg>',
+        b'<svg xmlns="http://www.w3.org/2000/svg"><a href="java&#9;script:alert(1)">x</a></svg>',
+        b'<svg xmlns="http://www.w3.org/2000/svg"><style><x/>@import url(https://e/a.css);'
+        b"</style></svg>",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><style>@\\69mport "https://e/a.css";</style></svg>',
+    ],
+)
+def test_svg_tricks_are_refused(svg):
+    with pytest.raises(MediaError):
+        probe(io.BytesIO(svg), "x.svg")
