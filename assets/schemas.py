@@ -286,17 +286,11 @@ class VersionOut(Schema):
 
 
 def preset_out(preset) -> dict:
+    from assets.services import preset_fields
+
     return {
         "id": preset.pk,
-        "name": preset.name,
-        "public_id_mode": preset.public_id_mode,
-        "overwrite": preset.overwrite,
-        "folder": preset.folder_id,
-        "tags": list(preset.tags),
-        "moderation": preset.moderation,
-        "auto_checks": list(preset.auto_checks),
-        "access_mode": preset.access_mode,
-        "default_for": list(preset.default_for),
+        **preset_fields(preset),
         "created_at": preset.created_at,
         "updated_at": preset.updated_at,
     }

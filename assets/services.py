@@ -59,6 +59,16 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Gone(ServiceError):
+    status = 410
+    code = "gone"
+
+
 class NotAllowed(ServiceError):
     status = 403
     code = "forbidden"
@@ -1338,16 +1348,6 @@ PRESET_LOCK_KEY = 0x9E5E7  # serialises preset writes (one default preset per ty
 PUBLIC_ID_SUFFIX_TRIES = 8
 
 
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
-
-
-class Gone(ServiceError):
-    status = 410
-    code = "gone"
-
-
 def _require_admin(actor, action: str) -> None:
     if not policy.is_admin_role(actor):
         raise NotAllowed(f"Only admins {action}.")
@@ -1456,7 +1456,8 @@ def _require_free_preset_name(name: str, exclude_pk: int | None) -> None:
         raise Conflict(f"A preset named “{name}” already exists.", field="name")
 
 
-def _preset_audit_data(preset) -> dict:
+def preset_fields(preset) -> dict:
+    """A preset as plain data: for the audit log and the API."""
     return {
         "name": preset.name,
         "public_id_mode": preset.public_id_mode,
@@ -1505,9 +1506,7 @@ def preset_create(
             _require_free_preset_name(fields["name"], None)
             _require_free_defaults(fields["default_for"], None)
             preset = UploadPreset.objects.create(**fields)
-            audit_record(
-                actor=actor, verb="preset.create", obj=preset, data=_preset_audit_data(preset)
-            )
+            audit_record(actor=actor, verb="preset.create", obj=preset, data=preset_fields(preset))
     except IntegrityError:
         raise Conflict(f"A preset named “{fields['name']}” already exists.", field="name") from None
     return preset
@@ -1543,11 +1542,11 @@ def preset_update(*, actor, preset, **changes):
                 _require_free_preset_name(fields["name"], fresh.pk)
             if "default_for" in fields:
                 _require_free_defaults(fields["default_for"], fresh.pk)
-            before = _preset_audit_data(fresh)
+            before = preset_fields(fresh)
             for field, value in fields.items():
                 setattr(fresh, field, value)
             fresh.save()
-            after = _preset_audit_data(fresh)
+            after = preset_fields(fresh)
             audit_record(
                 actor=actor,
                 verb="preset.update",
