@@ -213,11 +213,12 @@ def reset_access_cache(user) -> None:
 
 
 # -- the questions views and the API ask ---------------------------------------------
-def get_folder_or_404(user, folder_id, minimum: Level = Level.VIEW) -> Folder:
+def get_folder_or_404(user, folder_id, minimum: Level = Level.VIEW, queryset=None) -> Folder:
     """A folder the user may see at `minimum`; absent and invisible look the same."""
     from assets.models import Folder
 
-    folder = Folder.objects.filter(pk=folder_id).first() if _is_int(folder_id) else None
+    qs = queryset if queryset is not None else Folder.objects.all()
+    folder = qs.filter(pk=folder_id).first() if is_valid_id(folder_id) else None
     return _checked(user, folder, folder and folder.ancestor_ids, minimum, "No such folder.")
 
 
@@ -225,7 +226,7 @@ def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None)
     from assets.models import Asset
 
     qs = queryset if queryset is not None else Asset.objects.select_related("folder")
-    asset = qs.filter(pk=asset_id).first() if _is_int(asset_id) else None
+    asset = qs.filter(pk=asset_id).first() if is_valid_id(asset_id) else None
     return _checked(user, asset, asset and asset.ancestors, minimum, "No such asset.")
 
 
@@ -270,7 +271,8 @@ class PermissionDeniedForLevel(PermissionDenied):
         )
 
 
-def _is_int(value) -> bool:
+def is_valid_id(value) -> bool:
+    """A value usable as a primary key (a positive bigint)."""
     try:
         return 0 < int(value) < 2**63
     except (TypeError, ValueError):

@@ -188,26 +188,18 @@ _NOT_YET = ("metadata", "public_from", "public_until", "expires_at")
 
 def _target_folder(user, folder_id) -> Folder:
     """A destination folder; invisible and missing are the same field error."""
-    folder = Folder.objects.filter(pk=folder_id).first() if policy._is_int(folder_id) else None
+    folder = Folder.objects.filter(pk=folder_id).first() if policy.is_valid_id(folder_id) else None
     if folder is None or policy.access_for(user).folder_level(folder) == Level.NONE:
         raise services.ValidationFailed("No such folder.", field="folder")
     return folder
 
 
 def _trashed_asset(user, asset_id) -> Asset:
-    trashed = Asset.all_objects.select_related("folder").filter(deleted_at__isnull=False)
-    return policy.get_asset_or_404(user, asset_id, minimum=Level.MANAGE, queryset=trashed)
+    return selectors.trashed_asset_or_404(user=user, asset_id=asset_id)
 
 
 def _trashed_folder(user, folder_id) -> Folder:
-    folder = (
-        Folder.all_objects.filter(pk=folder_id, deleted_at__isnull=False).first()
-        if policy._is_int(folder_id)
-        else None
-    )
-    return policy._checked(
-        user, folder, folder and folder.ancestor_ids, Level.MANAGE, "No such folder."
-    )
+    return selectors.trashed_folder_or_404(user=user, folder_id=folder_id)
 
 
 @router.patch("/assets/{asset_id}", response=AssetOut, tags=["assets"], summary="Edit")

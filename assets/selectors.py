@@ -284,3 +284,15 @@ def upload_presets():
     from assets.models import UploadPreset
 
     return UploadPreset.objects.select_related("folder").order_by("name")
+
+
+def trashed_asset_or_404(*, user, asset_id) -> Asset:
+    """An asset in the trash that the user may restore or purge (manage level)."""
+    trashed = Asset.all_objects.select_related("folder").filter(deleted_at__isnull=False)
+    return policy.get_asset_or_404(user, asset_id, minimum=Level.MANAGE, queryset=trashed)
+
+
+def trashed_folder_or_404(*, user, folder_id) -> Folder:
+    """A deleted folder the user may restore or purge (manage level)."""
+    trashed = Folder.all_objects.filter(deleted_at__isnull=False)
+    return policy.get_folder_or_404(user, folder_id, minimum=Level.MANAGE, queryset=trashed)

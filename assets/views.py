@@ -313,7 +313,7 @@ def version_restore(request, asset_id: int, number: int):
 
 # -- bulk actions, asset edits, comments, trash (issue 4: trash & bulk) -----------------
 def _ids(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("ids") if v.isdigit() and policy._is_int(v)]
+    return [int(v) for v in request.POST.getlist("ids") if v.isdigit() and policy.is_valid_id(v)]
 
 
 def _plural(n: int, noun: str) -> str:
@@ -493,12 +493,8 @@ def _trash_item(user, kind: str, pk: int):
     if kind not in ("asset", "folder"):
         raise Http404("No such page.")
     if kind == "asset":
-        qs = Asset.all_objects.select_related("folder").filter(deleted_at__isnull=False)
-        return policy.get_asset_or_404(user, pk, minimum=Level.MANAGE, queryset=qs)
-    folder = Folder.all_objects.filter(pk=pk, deleted_at__isnull=False).first()
-    return policy._checked(
-        user, folder, folder and folder.ancestor_ids, Level.MANAGE, "No such folder."
-    )
+        return selectors.trashed_asset_or_404(user=user, asset_id=pk)
+    return selectors.trashed_folder_or_404(user=user, folder_id=pk)
 
 
 @login_required

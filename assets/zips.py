@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from assets.models import Asset
+from assets.models import Asset, AssetVersion
 from dam.storage import CHUNK, open_blob
 
 _UNSAFE = re.compile(r"[^\w .()\-]+")
@@ -55,9 +55,16 @@ def safe_member_name(asset: Asset, version, taken: set[str]) -> str:
 def zip_chunks(assets: Iterable[Asset]) -> Iterator[bytes]:
     sink = _Sink()
     taken: set[str] = set()
+    assets = list(assets)
+    wanted = {a.pk: a.version for a in assets}  # one query for every current version
+    current = {
+        v.asset_id: v
+        for v in AssetVersion.objects.filter(asset_id__in=wanted)
+        if wanted[v.asset_id] == v.number
+    }
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for asset in assets:
-            version = asset.current_version
+            version = current.get(asset.pk)
             if version is None:
                 continue
             try:
@@ -92,7 +99,7 @@ def bulk_zip(user, ids) -> StreamingHttpResponse:
     from accounts import policy
     from assets.services import BULK_MAX_IDS, ValidationFailed
 
-    ids = [int(pk) for pk in dict.fromkeys(ids or []) if policy._is_int(pk)]
+    ids = [int(pk) for pk in dict.fromkeys(ids or []) if policy.is_valid_id(pk)]
     if not ids:
         raise ValidationFailed("Choose at least one asset.", field="ids")
     if len(ids) > BULK_MAX_IDS:

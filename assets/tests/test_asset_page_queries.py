@@ -25,3 +25,19 @@ def test_asset_page_queries_do_not_grow_with_comments(
     client.force_login(admin)
     response = _page_queries(client, asset, django_assert_max_num_queries, 16)
     assert response.text.count("note ") >= comments
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_zip_download_queries_do_not_grow_with_the_selection(
+    client, django_assert_max_num_queries, count
+):
+    admin = AdminFactory()
+    folder = make_folder("/Z", actor=admin)
+    ids = [make_asset(folder, actor=admin, name=f"p{i}.jpg").pk for i in range(count)]
+    client.force_login(admin)
+    with django_assert_max_num_queries(8):
+        response = client.post(
+            "/api/v1/assets/bulk/download", {"ids": ids}, content_type="application/json"
+        )
+        body = b"".join(response.streaming_content)
+    assert response.status_code == 200 and body[:2] == b"PK"
