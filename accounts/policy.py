@@ -80,6 +80,16 @@ def can_change_preferences(user) -> bool:
     return _active(user) and user.role == Role.MASTER_ADMIN
 
 
+def can_manage_metadata(user) -> bool:
+    """Structured metadata fields and rules are defined by master admins."""
+    return _active(user) and user.role == Role.MASTER_ADMIN
+
+
+def can_read_metadata_schema(user) -> bool:
+    """Everyone who works in the library sees the fields (forms, search, the API)."""
+    return can_use_library(user) or can_manage_metadata(user)
+
+
 def can_see_reports(user) -> bool:
     return _active(user) and user.role in REPORT_ROLES
 

@@ -23,6 +23,22 @@ from assets.schemas import (
 )
 from dam.pagination import PageParams, paginate
 
+
+def json_object_field(text: str | None, field: str) -> dict | None:
+    """A multipart field holding a JSON object; malformed JSON is a 422 on that field."""
+    import json
+
+    if text is None or text.strip() == "":
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise services.ValidationFailed(f"{field} must be a JSON object.", field=field) from None
+    if not isinstance(value, dict):
+        raise services.ValidationFailed(f"{field} must be a JSON object.", field=field)
+    return value
+
+
 router = Router()
 
 
@@ -138,7 +154,10 @@ def assets_upload(
     public_id: Form[str | None] = None,
     display_name: Form[str | None] = None,
     tags: Form[str | None] = None,
+    metadata: Form[str | None] = None,
+    context: Form[str | None] = None,
 ):
+    """`metadata` and `context` are JSON objects sent as form fields."""
     user = request.auth
     target = policy.get_folder_or_404(user, folder) if folder is not None else None
     asset = services.asset_upload(
@@ -150,6 +169,8 @@ def assets_upload(
         public_id=public_id,
         tags=tags,
         preset=_upload_preset(preset),
+        metadata=json_object_field(metadata, "metadata"),
+        context=json_object_field(context, "context"),
     )
     return Status(200 if asset.overwritten else 201, asset_out(asset, request))
 
@@ -183,7 +204,7 @@ from assets.schemas import (  # noqa: E402
 )
 from assets.zips import bulk_zip  # noqa: E402
 
-_NOT_YET = ("metadata", "public_from", "public_until", "expires_at")
+_NOT_YET = ("public_from", "public_until", "expires_at")
 
 
 def _target_folder(user, folder_id) -> Folder:
@@ -210,14 +231,15 @@ def assets_update(request, asset_id: int, payload: AssetPatch):
     for field in _NOT_YET:
         if field in sent:
             raise services.ValidationFailed(f"{field} cannot be changed yet.", field=field)
-    for field in ("display_name", "access_mode"):
+    for field in ("display_name", "access_mode", "metadata"):
         if field in sent and getattr(payload, field) is None:
             raise services.ValidationFailed(f"{field} cannot be null.", field=field)
     if "folder" in sent:
         if payload.folder is None:
             raise services.ValidationFailed("An asset is always in a folder.", field="folder")
         target = _target_folder(user, payload.folder)
-    changes = {f: getattr(payload, f) for f in ("display_name", "tags", "context", "access_mode")}
+    editable = ("display_name", "tags", "context", "access_mode", "metadata")
+    changes = {f: getattr(payload, f) for f in editable}
     changes = {f: v for f, v in changes.items() if f in sent}
     from django.db import transaction
 
@@ -303,7 +325,12 @@ def assets_bulk(request, payload: BulkIn):
     if payload.action == "move" and payload.folder is None:
         raise services.ValidationFailed("Choose a destination folder.", field="folder")
     return services.assets_bulk(
-        actor=user, ids=payload.ids, action=payload.action, tags=payload.tags, folder=folder
+        actor=user,
+        ids=payload.ids,
+        action=payload.action,
+        tags=payload.tags,
+        folder=folder,
+        metadata=payload.metadata,
     )
 
 

@@ -1,6 +1,7 @@
 """Resumable uploads: create a session, PUT raw chunks at `Upload-Offset`, finish as an asset.
 
-POST   /uploads       {filename, size, folder, preset?, public_id?, display_name?, tags?}
+POST   /uploads       {filename, size, folder, preset?, public_id?, display_name?, tags?,
+                       metadata?, context?}
 GET    /uploads/{id}  -> {id, offset, size}: where to resume
 PUT    /uploads/{id}  raw bytes, header Upload-Offset: N (409 with the offset otherwise)
 DELETE /uploads/{id}  cancel
@@ -29,6 +30,8 @@ class UploadIn(Schema):
     public_id: str | None = None
     display_name: str | None = None
     tags: str | list[str] | None = None
+    metadata: dict | None = None
+    context: dict | None = None
 
 
 class UploadOut(Schema):
@@ -68,6 +71,8 @@ def uploads_create(request, payload: UploadIn):
         public_id=payload.public_id,
         display_name=payload.display_name,
         tags=payload.tags,
+        metadata=payload.metadata,
+        context=payload.context,
     )
     return Status(201, _out(session, request))
 

@@ -142,9 +142,10 @@ class AssetPatch(Schema):
     tags: list[str] | None = None
     context: dict | None = None
     access_mode: str | None = None
-    # Not storable yet (structured metadata and delivery windows come with later issues):
-    # sending them answers 422 rather than silently ignoring them.
+    # {field external ID: value}; only the fields sent change, null clears one.
     metadata: dict | None = None
+    # Not storable yet (delivery windows come with a later issue): sending them answers
+    # 422 rather than silently ignoring them.
     public_from: datetime | None = None
     public_until: datetime | None = None
     expires_at: datetime | None = None
@@ -190,6 +191,9 @@ class BulkIn(Schema):
 class BulkOut(Schema):
     done: list[int]
     failed: dict[str, str]
+    # set_metadata: per asset id, the fields whose values were cleared because they no
+    # longer apply after the change.
+    cleared: dict[str, list[str]] = {}
 
 
 class BulkDownloadIn(Schema):

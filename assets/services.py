@@ -24,8 +24,19 @@ from assets.models import (
     ProcessingStatus,
     Rendition,
 )
+from dam.errors import (  # callers use services.ValidationFailed and friends
+    Conflict,
+    Gone,
+    NotAllowed,
+    NotFound,
+    ServiceError,
+    TooLarge,
+    ValidationFailed,
+)
 from dam.services import audit_record
 from dam.storage import blob_delete, blob_put, open_blob, sha256_of
+from metadata import selectors as metadata_selectors
+from metadata import services as metadata_services
 
 log = logging.getLogger(__name__)
 
@@ -35,48 +46,6 @@ PUBLIC_ID_RE = re.compile(r"^(?![a-z]{1,2}_[^/]*/)[A-Za-z0-9][A-Za-z0-9_\-.]*(/[
 FOLDER_NAME_MAX = 255
 # A materialized path is indexed (b-tree rows hold at most ~2.7 kB); cap it well below.
 FOLDER_PATH_MAX_BYTES = 2000
-
-
-class ServiceError(Exception):
-    """A business rule said no; `code` is the API's machine code, the message is for people."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class ValidationFailed(ServiceError):
-    status = 422
-    code = "validation_error"
-
-
-class Conflict(ServiceError):
-    status = 409
-    code = "conflict"
-
-
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
-
-
-class Gone(ServiceError):
-    status = 410
-    code = "gone"
-
-
-class NotAllowed(ServiceError):
-    status = 403
-    code = "forbidden"
-
-
-class TooLarge(ServiceError):
-    status = 413
-    code = "too_large"
 
 
 def _no_nul(value: str, field: str, what: str) -> str:
@@ -468,8 +437,15 @@ def asset_upload(
     public_id: str | None = None,
     tags=None,
     preset=None,
+    metadata=None,
+    context=None,
 ) -> Asset:
     """Accept one file into a folder: check it, store the original, record it, process later.
+
+    `metadata` ({field external ID: value}) needs edit level on the folder; with or without
+    it, a new asset gets every field's default and must satisfy the rules (mandatory
+    fields filled, values allowed) before anything is stored. `context` is the asset's
+    contextual key/values.
 
     With a `preset` (an UploadPreset), its folder, naming, tags, access mode and moderation
     apply, and an existing public ID becomes a new version when the preset allows overwrite
@@ -495,6 +471,11 @@ def asset_upload(
     else:
         public_id, existing = _preset_public_id(actor, filename, preset)
     tags = _preset_tags(preset, _clean_tags(tags))
+    context = clean_context(context) if context is not None else None
+    schema = metadata_selectors.schema_get()
+    new_metadata = _upload_metadata(
+        actor=actor, folder=folder, existing=existing, metadata=metadata, schema=schema
+    )
     filename = os.path.basename((filename or "upload").replace("\x00", ""))[:255] or "upload"
     display_name = _no_nul((display_name or "").strip(), "display_name", "The display name")
     display_name_given = bool(display_name)
@@ -531,6 +512,9 @@ def asset_upload(
                             nbytes=nbytes,
                             blob_name=blob_name,
                             tags=tags,
+                            metadata=metadata,
+                            context=context,
+                            schema=schema,
                         )
                     else:
                         released = None
@@ -545,6 +529,8 @@ def asset_upload(
                             nbytes=nbytes,
                             blob_name=blob_name,
                             tags=tags,
+                            metadata=new_metadata.values,
+                            context=context or {},
                         )
                         _preset_stamp(asset, preset)
             except BaseException:
@@ -573,8 +559,57 @@ def _lock_blob(sha256: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(sha256[:15], 16)])
 
 
+def _upload_metadata(*, actor, folder, existing, metadata, schema):
+    """The metadata a new asset starts with (the overwrite path resolves its own, under the
+    asset's lock); refused before anything is written."""
+    if metadata not in (None, {}) and existing is None:
+        require_metadata_access(actor, folder)
+    if existing is not None:
+        if metadata not in (None, {}):
+            metadata_services.clean_changes(schema, metadata, held=existing.metadata)
+        return None
+    return metadata_services.metadata_resolve(
+        schema=schema, current={}, changes=metadata, creating=True
+    )
+
+
+def require_metadata_access(actor, folder: Folder) -> None:
+    """Setting metadata is editing: edit level on the folder."""
+    if policy.access_for(actor).folder_level(folder) < Level.EDIT:
+        raise NotAllowed(f"You need edit access to set metadata in “{folder.name}”.")
+
+
+def upload_metadata_check(*, actor, folder: Folder, metadata) -> dict:
+    """What an upload with these values would store (for the upload dialog and resumable
+    sessions, before any bytes are sent); raises like `asset_upload` would."""
+    _require_level(actor, folder, Level.CONTRIBUTE, "upload")
+    if metadata not in (None, {}):
+        require_metadata_access(actor, folder)
+    result = metadata_services.metadata_resolve(
+        schema=metadata_selectors.schema_get(), current={}, changes=metadata, creating=True
+    )
+    return result.values
+
+
+def metadata_shape_check(metadata) -> None:
+    """Known fields and well-formed values, whatever asset they will land on."""
+    metadata_services.clean_changes(metadata_selectors.schema_get(), metadata)
+
+
 def _asset_rows_create(
-    *, actor, folder, public_id, display_name, filename, facts, sha256, nbytes, blob_name, tags
+    *,
+    actor,
+    folder,
+    public_id,
+    display_name,
+    filename,
+    facts,
+    sha256,
+    nbytes,
+    blob_name,
+    tags,
+    metadata=None,
+    context=None,
 ) -> tuple[Asset, AssetVersion]:
     # The folder's place in the tree is read under the shared tree lock: a concurrent
     # move or delete cannot leave this asset with stale ancestors or in a trashed folder.
@@ -597,6 +632,8 @@ def _asset_rows_create(
         duration=facts.duration,
         pages=facts.pages,
         tags=tags,
+        metadata=metadata or {},
+        context=context or {},
         created_by=actor,
     )
     version = AssetVersion.objects.create(
@@ -1170,7 +1207,7 @@ def orphans_sweep(*, grace_hours: float = 24, batch: int = 500, now=None) -> dic
 
 
 # -- edits --------------------------------------------------------------------------
-def _clean_context(context) -> dict[str, str]:
+def clean_context(context) -> dict[str, str]:
     if not isinstance(context, dict):
         raise ValidationFailed("Context is an object of keys and text values.", field="context")
     if len(context) > CONTEXT_MAX_KEYS:
@@ -1208,9 +1245,22 @@ _UNSET = object()
 
 
 def asset_update(
-    *, actor, asset: Asset, display_name=_UNSET, tags=_UNSET, context=_UNSET, access_mode=_UNSET
+    *,
+    actor,
+    asset: Asset,
+    display_name=_UNSET,
+    tags=_UNSET,
+    context=_UNSET,
+    access_mode=_UNSET,
+    metadata=_UNSET,
+    schema=None,
 ) -> Asset:
-    """Change the asset's own fields (edit level); only what was passed changes."""
+    """Change the asset's own fields (edit level); only what was passed changes.
+
+    `metadata` holds the fields to change ({external ID: value}, None clears one); the
+    rules engine checks the result, and values that no longer apply because of the
+    change are cleared: their external IDs are left in `asset.metadata_cleared`.
+    """
     from assets.models import AccessMode
 
     _require_asset_level(actor, asset, Level.EDIT, "edit this asset")
@@ -1223,23 +1273,48 @@ def asset_update(
             raise ValidationFailed(f"An asset has at most {TAG_LIMIT} tags.", field="tags")
         changes["tags"] = cleaned
     if context is not _UNSET:
-        changes["context"] = _clean_context(context or {})
+        changes["context"] = clean_context(context or {})
     if access_mode is not _UNSET:
         if access_mode not in AccessMode.values:
             raise ValidationFailed("Access mode is public or restricted.", field="access_mode")
         changes["access_mode"] = access_mode
-    changes = {k: v for k, v in changes.items() if getattr(asset, k) != v}
-    if not changes:
-        return asset
+    asset.metadata_cleared = []
     with transaction.atomic():
+        if metadata is not _UNSET:
+            # Read the values under the row lock: two edits of different fields both stay.
+            locked = Asset.all_objects.select_for_update(of=("self",)).get(pk=asset.pk)
+            asset.metadata = locked.metadata
+            result = metadata_services.metadata_resolve(
+                schema=schema or metadata_selectors.schema_get(),
+                current=locked.metadata,
+                changes=metadata or {},
+                creating=False,
+            )
+            changes["metadata"] = result.values
+            asset.metadata_cleared = result.cleared
+        changes = {k: v for k, v in changes.items() if getattr(asset, k) != v}
+        if not changes:
+            return asset
         before = {k: getattr(asset, k) for k in changes}
+        after = dict(changes)
+        if "metadata" in changes:
+            before["metadata"], after["metadata"] = _metadata_diff(
+                before["metadata"], changes["metadata"]
+            )
         for field, value in changes.items():
             setattr(asset, field, value)
         asset.save(update_fields=[*changes, "updated_at"])
-        audit_record(
-            actor=actor, verb="asset.update", obj=asset, data={"before": before, "after": changes}
-        )
+        data = {"before": before, "after": after}
+        if asset.metadata_cleared:
+            data["metadata_cleared"] = asset.metadata_cleared
+        audit_record(actor=actor, verb="asset.update", obj=asset, data=data)
     return asset
+
+
+def _metadata_diff(old: dict, new: dict) -> tuple[dict, dict]:
+    """Only the keys that changed (None: absent), so the audit log stays small."""
+    keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
+    return {k: old.get(k) for k in keys}, {k: new.get(k) for k in keys}
 
 
 def asset_move(*, actor, asset: Asset, folder: Folder) -> Asset:
@@ -1290,11 +1365,14 @@ def comment_create(*, actor, asset: Asset, body: str):
 BULK_ACTIONS = ("add_tags", "remove_tags", "set_metadata", "move", "delete")
 
 
-def assets_bulk(*, actor, ids, action: str, tags=None, folder: Folder | None = None) -> dict:
+def assets_bulk(
+    *, actor, ids, action: str, tags=None, folder: Folder | None = None, metadata=None
+) -> dict:
     """Apply one action to many assets, each checked by the policy in its own transaction.
 
-    Invisible and missing ids fail alike ("Not found."). `set_metadata` is accepted but
-    answers every id as failed until structured metadata lands.
+    Invisible and missing ids fail alike ("Not found."). `set_metadata` changes the fields
+    in `metadata` on each asset through the rules engine; values that stop applying
+    because of the change are cleared and listed in `cleared` ({id: [external IDs]}).
     """
     from django.http import Http404
 
@@ -1309,13 +1387,19 @@ def assets_bulk(*, actor, ids, action: str, tags=None, folder: Folder | None = N
         raise ValidationFailed("Enter at least one tag.", field="tags")
     if action == "move" and folder is None:
         raise ValidationFailed("Choose a destination folder.", field="folder")
+    schema = None
+    if action == "set_metadata":
+        schema = metadata_selectors.schema_get()
+        if not isinstance(metadata, dict) or not metadata:
+            raise ValidationFailed("Choose at least one field to change.", field="metadata")
+        # Unknown fields and malformed values refuse the whole request, before any asset.
+        metadata_services.clean_changes(schema, metadata)
     done: list[int] = []
     failed: dict[str, str] = {}
+    cleared: dict[str, list[str]] = {}
     for asset_id in ids:
         try:
             asset = policy.get_asset_or_404(actor, asset_id)
-            if action == "set_metadata":
-                raise ServiceError("Setting metadata in bulk is not supported yet.")
             with transaction.atomic():
                 asset = Asset.objects.select_for_update().get(pk=asset.pk)
                 if action == "add_tags":
@@ -1326,6 +1410,10 @@ def assets_bulk(*, actor, ids, action: str, tags=None, folder: Folder | None = N
                     asset_move(actor=actor, asset=asset, folder=folder)
                 elif action == "delete":
                     asset_delete(actor=actor, asset=asset)
+                elif action == "set_metadata":
+                    asset_update(actor=actor, asset=asset, metadata=metadata, schema=schema)
+                    if asset.metadata_cleared:
+                        cleared[str(asset.pk)] = asset.metadata_cleared
             done.append(asset.pk)
         except (Http404, Asset.DoesNotExist):
             failed[str(asset_id)] = "Not found."
@@ -1333,7 +1421,7 @@ def assets_bulk(*, actor, ids, action: str, tags=None, folder: Folder | None = N
             failed[str(asset_id)] = str(exc)
         except ServiceError as exc:
             failed[str(asset_id)] = exc.message
-    return {"done": done, "failed": failed}
+    return {"done": done, "failed": failed, "cleared": cleared}
 
 
 # == upload presets, overwrite, versions (issue 4: presets & versions) ==============
@@ -1744,7 +1832,20 @@ def _lock_asset_for_version(asset: Asset, public_id: str | None = None) -> Asset
 
 
 def _version_rows_create(
-    *, actor, asset, preset, display_name, filename, facts, sha256, nbytes, blob_name, tags
+    *,
+    actor,
+    asset,
+    preset,
+    display_name,
+    filename,
+    facts,
+    sha256,
+    nbytes,
+    blob_name,
+    tags,
+    metadata=None,
+    context=None,
+    schema=None,
 ) -> tuple[Asset, AssetVersion, tuple | None]:
     """Overwrite: the new file becomes version N+1 (the caller holds the blob lock)."""
     from dam.preferences import preferences_get
@@ -1780,9 +1881,21 @@ def _version_rows_create(
         changes["type"] = kind
     if preset is not None and preset.moderation != "none":
         changes["moderation_status"] = _preset_moderation(preset)
-    if not preferences_get().keep_metadata_on_new_version:
+    keep = preferences_get().keep_metadata_on_new_version
+    if not keep:
         changes.update(tags=tags, metadata={}, context={})
         changes["display_name"] = display_name or os.path.splitext(filename)[0] or filename
+    if not keep or metadata not in (None, {}):
+        # Starting afresh, the new version gets the defaults like a new asset; otherwise
+        # what was sent is an edit of the values kept.
+        changes["metadata"] = metadata_services.metadata_resolve(
+            schema=schema or metadata_selectors.schema_get(),
+            current=asset.metadata if keep else {},
+            changes=metadata,
+            creating=not keep,
+        ).values
+    if context is not None:
+        changes["context"] = context
     for field, value in changes.items():
         setattr(asset, field, value)
     asset.save(update_fields=[*changes, "updated_at"])

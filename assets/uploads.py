@@ -81,8 +81,13 @@ def upload_session_create(
     public_id: str | None = None,
     display_name: str | None = None,
     tags=None,
+    metadata=None,
+    context=None,
 ) -> UploadSession:
-    """Start a resumable upload of `size` bytes into `folder` (contribute level)."""
+    """Start a resumable upload of `size` bytes into `folder` (contribute level).
+
+    Metadata and context are checked now, so a refusal comes before any bytes are sent
+    (and again when the last chunk arrives, against the rules of that moment)."""
     if policy.access_for(actor).folder_level(folder) < Level.CONTRIBUTE:
         raise services.NotAllowed(f"You need contribute access to upload in “{folder.name}”.")
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -114,6 +119,21 @@ def upload_session_create(
         fields["display_name"] = str(display_name)
     if tags:
         fields["tags"] = tags if isinstance(tags, str) else [str(t) for t in tags]
+    if context is not None:
+        fields["context"] = services.clean_context(context)
+    if metadata not in (None, {}):
+        if not isinstance(metadata, dict):
+            raise services.ValidationFailed(
+                "Metadata is an object keyed by field external ID.", field="metadata"
+            )
+        fields["metadata"] = metadata
+    overwriting = bool(preset) and _preset_by_name(preset).overwrite
+    if overwriting:
+        # It may become a new version of an existing asset, whose values are then edited
+        # at completion: only the shape can be checked now.
+        services.metadata_shape_check(metadata)
+    else:
+        services.upload_metadata_check(actor=actor, folder=folder, metadata=metadata)
     open_sessions = UploadSession.objects.filter(user=actor, completed_at__isnull=True).count()
     if open_sessions >= OPEN_SESSIONS_MAX:
         raise TooManySessions(
@@ -261,6 +281,8 @@ def _complete(actor, session: UploadSession, path: Path) -> None:
         "public_id": fields.get("public_id"),
         "display_name": fields.get("display_name"),
         "tags": fields.get("tags"),
+        "metadata": fields.get("metadata"),
+        "context": fields.get("context"),
     }
     if fields.get("preset"):
         preset = _preset_by_name(fields["preset"])

@@ -54,6 +54,16 @@ urlpatterns = [
     ),
     # -- bulk, edits, comments, trash (issue 4: trash & bulk) --
     path("library/folders/<int:folder_id>/bulk/", views.library_bulk, name="bulk"),
+    path(
+        "library/folders/<int:folder_id>/bulk-metadata/",
+        views.bulk_metadata,
+        name="bulk_metadata",
+    ),
+    path(
+        "library/folders/<int:folder_id>/upload-metadata/",
+        views.upload_metadata,
+        name="upload_metadata",
+    ),
     path("library/move-targets/", views.asset_move_targets, name="asset_move_targets"),
     path("library/trash/", views.trash, name="trash"),
     path(
@@ -63,6 +73,7 @@ urlpatterns = [
     ),
     path("library/trash/<str:kind>/<int:pk>/purge/", views.trash_purge, name="trash_purge"),
     path("assets/<int:asset_id>/edit/", views.asset_edit, name="edit"),
+    path("assets/<int:asset_id>/metadata/", views.asset_metadata, name="metadata"),
     path("assets/<int:asset_id>/comments/", views.asset_comment, name="comment"),
     path("assets/<int:asset_id>/delete/", views.asset_delete, name="delete"),
 ]

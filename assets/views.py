@@ -52,8 +52,109 @@ def library(request, folder_id: int | None = None):
         "can_edit_folder": folder is not None and level >= Level.EDIT,
         "can_manage_folder": folder is not None and level >= Level.MANAGE,
         **_grid_context(request, folder),
+        **_library_metadata_context(folder, level),
     }
     return render(request, "assets/library.html", context)
+
+
+def _library_metadata_context(folder, level) -> dict:
+    """The upload dialog's metadata form (edit level) and whether bulk edit is offered."""
+    from metadata import forms as metadata_forms
+    from metadata import selectors as metadata_selectors
+
+    if folder is None:
+        return {}
+    schema = metadata_selectors.schema_get()
+    context = {"md_bulk": bool(schema)}
+    if schema and level >= Level.EDIT:
+        context["md"] = metadata_forms.form_state(
+            schema, mode="upload", ctx="upload-md", base={}, params={"md-folder": folder.pk}
+        )
+    return context
+
+
+@login_required
+@require_POST
+def upload_metadata(request, folder_id: int):
+    """The upload dialog's check: the values every file of the batch will be stored with
+    (JSON), or the form again with its errors (422)."""
+    from django.http import JsonResponse
+
+    from metadata import forms as metadata_forms
+    from metadata import selectors as metadata_selectors
+
+    user = _library_user(request)
+    folder = policy.get_folder_or_404(user, folder_id, minimum=Level.CONTRIBUTE)
+    schema = metadata_selectors.schema_get()
+    changes = metadata_forms.read_raw(schema, request.POST)
+    try:
+        values = services.upload_metadata_check(actor=user, folder=folder, metadata=changes)
+    except services.ServiceError as exc:
+        errors = metadata_forms.errors_by_field(exc)
+        state = metadata_forms.form_state(
+            schema,
+            mode="upload",
+            ctx="upload-md",
+            base={},
+            data=request.POST,
+            errors=errors,
+            params={"md-folder": folder.pk},
+        )
+        context = {"md": state, "md_form_error": "" if errors else exc.message}
+        return render(request, "metadata/_fields.html", context, status=422)
+    # Fields the user emptied stay empty on upload (an absent field would get its default).
+    emptied = {k: None for k, v in changes.items() if k not in values}
+    return JsonResponse({"metadata": {**emptied, **values}})
+
+
+@login_required
+@require_POST
+def bulk_metadata(request, folder_id: int):
+    """Bulk edit of metadata on the grid's selection: only the fields the user changed."""
+    from metadata import forms as metadata_forms
+    from metadata import selectors as metadata_selectors
+    from metadata import services as metadata_services
+    from metadata.views import bulk_selection
+
+    user = _library_user(request)
+    policy.get_folder_or_404(user, folder_id)
+    back = redirect(
+        f"{request.path.rsplit('bulk-metadata/', 1)[0]}?page={request.POST.get('page', 1)}"
+    )
+    ids = _ids(request)
+    if not ids:
+        messages.error(request, "Select at least one asset first.")
+        return back
+    schema = metadata_selectors.schema_get()
+    selection = bulk_selection(user, ids)
+    common, mixed = metadata_forms.common_values(schema, [a.metadata for a in selection])
+    changes = metadata_forms.bulk_changes(schema, request.POST, common, mixed)
+    if not changes:
+        messages.info(request, "Nothing changed: edit a field to apply it to the selection.")
+        return back
+    try:
+        result = services.assets_bulk(actor=user, ids=ids, action="set_metadata", metadata=changes)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return back
+    if result["done"]:
+        messages.success(request, f"Metadata changed on {_plural(len(result['done']), 'asset')}.")
+    cleared: dict[str, int] = {}
+    for keys in result["cleared"].values():
+        for label in metadata_services.labels_of(schema, keys):
+            cleared[label] = cleared.get(label, 0) + 1
+    for label, count in cleared.items():
+        messages.warning(
+            request,
+            f"Cleared {label} on {_plural(count, 'asset')}: it no longer applies after the change.",
+        )
+    if result["failed"]:
+        reasons = sorted(set(result["failed"].values()))
+        messages.error(
+            request,
+            f"{_plural(len(result['failed']), 'asset')} could not be changed: {' '.join(reasons)}",
+        )
+    return back
 
 
 @login_required
@@ -111,8 +212,68 @@ def asset_detail(request, asset_id: int):
         "versions": selectors.asset_versions(asset=asset),  # issue 4: versions
         "can_edit_asset": policy.access_for(user).asset_level(asset) >= Level.EDIT,
         "level": policy.access_for(user).asset_level(asset),
+        **_metadata_context(request, asset),
     }
     return render(request, "assets/asset_detail.html", context)
+
+
+METADATA_CTX = "asset-md"
+
+
+def _metadata_context(request, asset, *, data=None, errors=None) -> dict:
+    """The asset page's metadata panel: a live form (edit level) or the values."""
+    from metadata import forms as metadata_forms
+    from metadata import selectors as metadata_selectors
+
+    schema = metadata_selectors.schema_get()
+    context = {
+        "md_display": metadata_forms.display_rows(schema, asset.metadata),
+        "md_defined": bool(schema),
+        "can_define_metadata": policy.can_manage_metadata(request.user),
+    }
+    if policy.access_for(request.user).asset_level(asset) >= Level.EDIT and schema:
+        context["md"] = metadata_forms.form_state(
+            schema,
+            mode="edit",
+            ctx=METADATA_CTX,
+            base=asset.metadata,
+            data=data,
+            held=asset.metadata,
+            errors=errors,
+            params={"md-asset": asset.pk},
+        )
+    return context
+
+
+@login_required
+@require_POST
+def asset_metadata(request, asset_id: int):
+    """Save the metadata panel; the rules engine checks it in the service."""
+    from metadata import forms as metadata_forms
+    from metadata import selectors as metadata_selectors
+    from metadata import services as metadata_services
+
+    user = _library_user(request)
+    asset = policy.get_asset_or_404(user, asset_id, minimum=Level.EDIT)
+    schema = metadata_selectors.schema_get()
+    changes = metadata_forms.read_raw(schema, request.POST)
+    try:
+        asset = services.asset_update(actor=user, asset=asset, metadata=changes, schema=schema)
+    except services.ServiceError as exc:
+        asset.refresh_from_db()
+        errors = metadata_forms.errors_by_field(exc)
+        context = _detail_context(
+            request,
+            asset,
+            **_metadata_context(request, asset, data=request.POST, errors=errors),
+            md_error=exc.message if not errors else "Please fix the metadata errors below.",
+        )
+        return render(request, "assets/asset_detail.html", context, status=422)
+    messages.success(request, "Metadata saved.")
+    if asset.metadata_cleared:
+        labels = ", ".join(metadata_services.labels_of(schema, asset.metadata_cleared))
+        messages.warning(request, f"Cleared {labels}: no longer applies after this change.")
+    return redirect(f"{request.path.rsplit('metadata/', 1)[0]}#metadata")
 
 
 @login_required
@@ -395,11 +556,14 @@ def asset_move_targets(request):
 
 def _detail_context(request, asset, **extra):
     user = request.user
+    if "md_display" not in extra:
+        extra = {**_metadata_context(request, asset), **extra}
     return {
         "asset": asset,
         "folder": asset.folder,
         "breadcrumbs": selectors.folder_breadcrumbs(user=user, folder=asset.folder),
         "version": asset.current_version,
+        "versions": selectors.asset_versions(asset=asset),
         "level": policy.access_for(user).asset_level(asset),
         "comments": selectors.asset_comments(asset=asset),
         "context_text": "\n".join(f"{k}={v}" for k, v in (asset.context or {}).items()),

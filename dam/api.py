@@ -63,7 +63,7 @@ def _forbidden_level(request, exc: PermissionDeniedForLevel):
 
 @api.exception_handler(ServiceError)
 def _service_error(request, exc: ServiceError):
-    errors = {exc.field or "non_field_errors": [exc.message]} if exc.status == 422 else None
+    errors = exc.field_errors() if exc.status == 422 else None
     return _respond(request, exc.status, exc.message, exc.code, errors)
 
 
@@ -95,3 +95,4 @@ api.add_router("", accounts_router)
 api.add_router("", assets_bulk_router)  # before assets_router: see assets/api.py
 api.add_router("", assets_router)
 api.add_router("", "assets.api_uploads.router")  # resumable uploads
+api.add_router("", "metadata.api.router")

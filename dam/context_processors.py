@@ -22,6 +22,8 @@ def navigation(request):
         items.append(("settings", "Settings", reverse("assets:presets")))
     path = request.path
     section = "library" if path.startswith(("/library/", "/assets/")) else None
+    if path.startswith("/settings/"):
+        section = "settings"
     for key, _label, url in items:
         if section is None and path.startswith(url):
             section = key
@@ -29,4 +31,5 @@ def navigation(request):
         "nav_items": items,
         "nav_active": section,
         "can_manage_users": policy.can_manage_users(user),
+        "can_manage_metadata": policy.can_manage_metadata(user),
     }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("accounts/", include("accounts.urls")),
     path("", include("assets.urls")),
+    path("", include("metadata.urls")),
     path("collections/", asset_views.collections, name="collections"),
     path("moderation/", moderation_views.queue, name="moderation"),
     path("reports/", views.reports, name="reports"),

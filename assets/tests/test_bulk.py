@@ -67,19 +67,20 @@ def test_bulk_delete_and_move_with_access(client, tree):
     grant(manager, tree["secret"], "contribute")
     client.force_login(manager)
     body = bulk(client, {"ids": [tree["a"].pk], "action": "delete"}).json()
-    assert body == {"done": [tree["a"].pk], "failed": {}}
+    assert body == {"done": [tree["a"].pk], "failed": {}, "cleared": {}}
     assert Asset.all_objects.get(pk=tree["a"].pk).deleted_at is not None
     body = bulk(
         client, {"ids": [tree["b"].pk], "action": "move", "folder": tree["secret"].pk}
     ).json()
-    assert body == {"done": [tree["b"].pk], "failed": {}}
+    assert body == {"done": [tree["b"].pk], "failed": {}, "cleared": {}}
     assert Asset.objects.get(pk=tree["b"].pk).ancestors == [tree["secret"].pk]
 
 
-def test_bulk_set_metadata_fails_each_id_for_now(client, tree):
+def test_bulk_set_metadata_needs_fields_to_change(client, tree):
     client.force_login(tree["admin"])
-    body = bulk(client, {"ids": [tree["a"].pk], "action": "set_metadata", "metadata": {}}).json()
-    assert body["failed"] == {str(tree["a"].pk): "Setting metadata in bulk is not supported yet."}
+    response = bulk(client, {"ids": [tree["a"].pk], "action": "set_metadata", "metadata": {}})
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"metadata": ["Choose at least one field to change."]}
 
 
 def test_bulk_request_errors(client, tree):

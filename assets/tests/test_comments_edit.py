@@ -96,7 +96,7 @@ def test_patch_404_without_access_and_edits_with_access(client, tree):
     assert response.json()["context"] == {"alt": "A logo"}
     assert response.json()["access_mode"] == "restricted"
     response = patch(client, url, {"metadata": {"x": 1}})
-    assert response.status_code == 422 and "metadata" in response.json()["errors"]
+    assert response.status_code == 422 and "metadata.x" in response.json()["errors"]
     assert patch(client, url, {"display_name": ""}).status_code == 422
 
 

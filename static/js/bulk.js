@@ -20,6 +20,16 @@
       el.textContent = label;
     });
     list.forEach((b) => b.closest(".tile")?.classList.toggle("selected", b.checked));
+    // Dialogs with their own form (bulk metadata) carry the selection as hidden inputs.
+    document.querySelectorAll("[data-bulk-ids]").forEach((box) => {
+      box.replaceChildren(...list.filter((b) => b.checked).map((b) => {
+        const input = document.createElement("input");
+        input.type = "hidden";
+        input.name = "ids";
+        input.value = b.value;
+        return input;
+      }));
+    });
     all.checked = n > 0 && n === list.length;
     all.indeterminate = n > 0 && n < list.length;
     all.disabled = list.length === 0;

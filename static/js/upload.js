@@ -134,6 +134,7 @@
     const size = job.file.size;
     try {
       const payload = { filename: job.file.name, size: size, folder: Number(zone.dataset.folder) };
+      if (job.metadata) payload.metadata = JSON.parse(job.metadata);
       const preset = typeof presetFor === "function" ? presetFor(job.file) : "";
       if (preset) payload.preset = preset;
       if (uploadTags()) payload.tags = uploadTags();
@@ -232,6 +233,7 @@
     form.append("folder", zone.dataset.folder);
     form.append("preset", presetFor(job.file));
     if (uploadTags()) form.append("tags", uploadTags());
+    if (job.metadata) form.append("metadata", job.metadata);
     const xhr = new XMLHttpRequest();
     job.xhr = xhr;
     xhr.open("POST", zone.dataset.uploadUrl);
@@ -269,7 +271,7 @@
     }
   }
 
-  function enqueue(files) {
+  function enqueue(files, metadata) {
     if (!files || !files.length) return;
     panel.hidden = false;
     Array.from(files).forEach((file) => {
@@ -296,7 +298,7 @@
       cancel.setAttribute("aria-label", "Cancel upload of " + file.name);
       row.append(name, size, bar, status, cancel);
       list.append(row);
-      const job = { file, row, bar, status, cancel, loaded: 0, state: "queued", xhr: null };
+      const job = { file, row, bar, status, cancel, loaded: 0, state: "queued", xhr: null, metadata: metadata || "" };
       cancel.addEventListener("click", () => {
         if (job.chunked) { cancelChunked(job); return; }
         if (job.xhr) job.xhr.abort();
@@ -307,6 +309,76 @@
     });
     updateTotal();
     pump();
+  }
+
+  // With metadata fields (and edit access), files first go through the upload dialog:
+  // the user describes the batch, the server checks the values with the rules engine,
+  // and every file of the batch is sent with them.
+  const mdDialog = zone.dataset.metadataDialog ? document.getElementById(zone.dataset.metadataDialog) : null;
+  let pending = [];
+
+  function accept(files) {
+    if (!files || !files.length) return;
+    if (!mdDialog) { enqueue(files); return; }
+    pending = Array.from(files);
+    const list = mdDialog.querySelector("[data-upload-files]");
+    list.replaceChildren(...pending.map((f) => {
+      const li = document.createElement("li");
+      li.textContent = f.name + " (" + formatBytes(f.size) + ")";
+      return li;
+    }));
+    const count = mdDialog.querySelector("[data-upload-count]");
+    if (count) count.textContent = pending.length === 1 ? "1 file" : pending.length + " files";
+    mdDialog.showModal();
+    const first = mdDialog.querySelector("[data-md-fields] input:not([type=hidden]), [data-md-fields] select");
+    if (first) first.focus();
+  }
+
+  if (mdDialog) {
+    const form = mdDialog.querySelector("form");
+    mdDialog.addEventListener("close", () => { pending = []; });
+    const errorBox = form.querySelector("[data-upload-error]");
+    function showError(text) {
+      if (!errorBox) return;
+      errorBox.textContent = text;
+      errorBox.hidden = !text;
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      showError("");
+      const submit = form.querySelector("button[type=submit]");
+      submit.disabled = true;
+      fetch(form.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+        body: new FormData(form),
+      }).then((response) => {
+        if (response.ok) {
+          return response.json().then((body) => {
+            const files = pending;
+            mdDialog.close();
+            enqueue(files, JSON.stringify(body.metadata || {}));
+          });
+        }
+        return response.text().then((html) => {
+          const fields = form.querySelector("[data-md-fields]");
+          if (response.status === 422 && fields && html.trim().startsWith("<")) {
+            const tpl = document.createElement("template");
+            tpl.innerHTML = html.trim();
+            const fresh = tpl.content.firstElementChild;
+            fields.replaceWith(fresh);
+            if (window.htmx) window.htmx.process(fresh);
+            const invalid = fresh.querySelector("[aria-invalid=true]");
+            if (invalid) invalid.focus();
+          } else {
+            showError("The upload could not start (HTTP " + response.status + "). Reload the page and try again.");
+          }
+        });
+      }).catch(() => {
+        showError("Network error: the upload could not start. Check your connection and try again.");
+      }).finally(() => { submit.disabled = false; });
+    });
   }
 
   if (pickButton) pickButton.addEventListener("click", () => input.click());
@@ -323,7 +395,7 @@
       pickButton && pickButton.focus();
     });
   }
-  input.addEventListener("change", () => { enqueue(input.files); input.value = ""; });
+  input.addEventListener("change", () => { accept(input.files); input.value = ""; });
   ["dragenter", "dragover"].forEach((type) =>
     zone.addEventListener(type, (e) => {
       if (!e.dataTransfer || !Array.from(e.dataTransfer.types).includes("Files")) return;
@@ -340,6 +412,6 @@
   zone.addEventListener("drop", (e) => {
     if (!e.dataTransfer || !e.dataTransfer.files.length) return;
     e.preventDefault();
-    enqueue(e.dataTransfer.files);
+    accept(e.dataTransfer.files);
   });
 })();
