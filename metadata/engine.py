@@ -142,6 +142,16 @@ class Schema:
         self._option_order = {
             f.external_id: {o.external_id: i for i, o in enumerate(f.options)} for f in self.fields
         }
+        # Precomputed per list field: a field no options rule touches costs nothing extra.
+        self._every = {f.external_id: [o.external_id for o in f.options] for f in self.fields}
+        self._every_set = {k: frozenset(v) for k, v in self._every.items()}
+        self._unblocked = {
+            f.external_id: [o.external_id for o in f.options if not o.blocked] for f in self.fields
+        }
+        self._blocked = {
+            f.external_id: frozenset(o.external_id for o in f.options if o.blocked)
+            for f in self.fields
+        }
         self.order: list[Field] = _evaluation_order(self.fields)
         # Fields that some rule's condition reads: the live form re-renders when they change.
         self.drivers: frozenset[str] = frozenset(
@@ -294,12 +304,12 @@ def _scalar_default(f: Field, values: tuple):
 
 def field_state(schema: Schema, f: Field, effective: Mapping[str, Any]) -> FieldState:
     """The state of one field given the effective values of the fields it reads."""
+    key = f.external_id
     visible = not f.hidden
     mandatory = f.mandatory
     default = f.default
     appended: tuple = ()
-    every = [o.external_id for o in f.options]
-    allowed: list[str] = every
+    allowed: list[str] | None = None  # None: every value (no options action applied)
     for rule in f.rules:
         if not rule_applies(schema, rule, effective):
             continue
@@ -314,16 +324,23 @@ def field_state(schema: Schema, f: Field, effective: Mapping[str, Any]) -> Field
             elif kind == "append":
                 appended = action.values
             elif kind == "all_options":
-                allowed = every
+                allowed = None
             elif kind == "no_options":
                 allowed = []
             elif kind == "only_options":
-                allowed = schema.in_list_order(f.external_id, action.values)
-            elif kind == "add_options":
-                allowed = schema.in_list_order(f.external_id, [*allowed, *action.values])
+                allowed = schema.in_list_order(key, action.values)
+            elif kind == "add_options" and allowed is not None:  # adding to "all" adds nothing
+                allowed = schema.in_list_order(key, [*allowed, *action.values])
     if not f.is_list:
-        allowed = []
-    options = [v for v in allowed if not schema.option(f.external_id, v).blocked]
+        options: list[str] = []
+        allowed_set: frozenset[str] = frozenset()
+    elif allowed is None:
+        options = list(schema._unblocked.get(key, ()))
+        allowed_set = schema._every_set.get(key, frozenset())
+    else:
+        blocked = schema._blocked.get(key, frozenset())
+        options = [v for v in allowed if v not in blocked]
+        allowed_set = frozenset(allowed)
     if f.type == SET:
         offered = set(options)
         combined = [*_as_list(default), *_as_list(appended)]
@@ -335,7 +352,7 @@ def field_state(schema: Schema, f: Field, effective: Mapping[str, Any]) -> Field
         mandatory=mandatory and visible,
         options=options,
         default=None if is_empty(default) else default,
-        allowed=frozenset(allowed),
+        allowed=allowed_set,
     )
 
 

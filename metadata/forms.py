@@ -9,6 +9,7 @@ and bulk edit; the engine decides what shows (no second engine in JavaScript).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from metadata import engine, services
@@ -17,6 +18,8 @@ PREFIX = "md-"
 SHOWN = "md-shown"
 CLEAR = "md-clear"  # bulk edit: clear this field on every selected asset
 PICKER_THRESHOLD = 12  # more options than this: a filterable list instead of a plain one
+SEARCH_THRESHOLD = 100  # more than this: the chosen values plus a server-side search
+RESULTS_LIMIT = 50  # options a search shows at a time
 
 
 def input_name(external_id: str) -> str:
@@ -87,6 +90,42 @@ class Row:
     driver: bool = False
     mixed: bool = False  # bulk: the selection holds different values
     ctx: str = "md"  # prefix of element ids: two forms on one page never clash
+    offered: int = 0  # how many options the rules offer
+    schema: engine.Schema | None = None  # where a long list's search finds the labels
+
+    @property
+    def searched(self) -> bool:
+        return self.field.is_list and self.offered > SEARCH_THRESHOLD
+
+    def search(self, query: str = "", limit: int = RESULTS_LIMIT) -> tuple[list[Choice], int]:
+        """Offered options not yet chosen whose label contains `query`; (the first
+        `limit` of them, how many match)."""
+        q = query.strip().casefold()
+        chosen = {c.value for c in self.choices if c.selected}
+        matches: list[Choice] = []
+        total = 0
+        for value_id in self.state.options:
+            if value_id in chosen:
+                continue
+            option = self.schema.option(self.field.external_id, value_id)
+            if q and q not in option.label.casefold():
+                continue
+            total += 1
+            if len(matches) < limit:
+                matches.append(Choice(value_id, option.label, False, option.blocked))
+        return matches, total
+
+    @cached_property
+    def _first_results(self) -> tuple[list[Choice], int]:
+        return self.search()
+
+    @property
+    def results(self) -> list[Choice]:
+        return self._first_results[0]
+
+    @property
+    def results_total(self) -> int:
+        return self._first_results[1]
 
     @property
     def id(self) -> str:
@@ -99,6 +138,8 @@ class Row:
     @property
     def widget(self) -> str:
         kind = self.field.type
+        if self.searched:
+            return "search-one" if kind == engine.ENUM else "search-many"
         if kind == engine.ENUM:
             return "select-many" if len(self.choices) > PICKER_THRESHOLD else "select"
         if kind == engine.SET:
@@ -153,37 +194,44 @@ def rows_for(
         if not state.visible:
             continue
         value = values.get(f.external_id)
-        choices: list[Choice] = []
-        if f.is_list:
-            selected = {str(v) for v in engine._as_list(value)}
-            kept = {str(v) for v in engine._as_list(held.get(f.external_id))}
-            offered = set(state.options)
-            for option in f.options:
-                listed = option.external_id in offered or (
-                    option.external_id in kept and option.external_id in state.allowed
-                )
-                if listed or option.external_id in selected:
-                    choices.append(
-                        Choice(
-                            value=option.external_id,
-                            label=option.label,
-                            selected=option.external_id in selected,
-                            blocked=option.blocked,
-                        )
-                    )
-        rows.append(
-            Row(
-                field=f,
-                state=state,
-                value=value,
-                choices=choices,
-                error=errors.get(f.external_id, ""),
-                driver=f.external_id in schema.drivers,
-                mixed=f.external_id in (mixed or set()),
-                ctx=ctx,
-            )
+        row = Row(
+            field=f,
+            state=state,
+            value=value,
+            error=errors.get(f.external_id, ""),
+            driver=f.external_id in schema.drivers,
+            mixed=f.external_id in (mixed or set()),
+            ctx=ctx,
+            offered=len(state.options),
+            schema=schema,
         )
+        if f.is_list:
+            row.choices = _choices(schema, f, state, value, held.get(f.external_id), row.searched)
+        rows.append(row)
     return rows
+
+
+def _choices(schema, f: engine.Field, state, value, held, searched: bool) -> list[Choice]:
+    """A list field's choices: every option it offers (a long list's search brings the
+    rest, so then only the chosen ones), plus blocked values the asset already holds."""
+    selected = {str(v) for v in engine._as_list(value)}
+    kept = {str(v) for v in engine._as_list(held)}
+    if searched:
+        ids = schema.in_list_order(f.external_id, selected)
+    else:
+        offered = set(state.options)
+        ids = [
+            o.external_id
+            for o in f.options
+            if o.external_id in offered
+            or o.external_id in selected
+            or (o.external_id in kept and o.external_id in state.allowed)
+        ]
+    choices = []
+    for value_id in ids:
+        option = schema.option(f.external_id, value_id)
+        choices.append(Choice(value_id, option.label, value_id in selected, option.blocked))
+    return choices
 
 
 @dataclass

@@ -116,3 +116,13 @@ class MetadataRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SchemaRevision(models.Model):
+    """One row whose random token changes with every definition write, in the same
+    transaction: each process caches the loaded schema under the token it read."""
+
+    token = models.UUIDField()
+
+    def __str__(self) -> str:
+        return str(self.token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from metadata import engine
@@ -40,7 +41,35 @@ def engine_field(field: MetadataField, options, rules) -> engine.Field:
     )
 
 
+_cached: tuple[str, engine.Schema] | None = None
+
+
+def schema_token() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM metadata_schemarevision WHERE id = 1")
+        row = cursor.fetchone()
+    return str(row[0]) if row else None
+
+
 def schema_get() -> engine.Schema:
+    """The current definitions: one query when this process already has them, else four.
+
+    The schema is cached per process under the revision token (metadata.services changes
+    it with every definition write, in the same transaction). A token only ever names one
+    state: a rolled-back write's token is never seen again.
+    """
+    global _cached
+    token = schema_token()
+    cached = _cached
+    if token is not None and cached is not None and cached[0] == token:
+        return cached[1]
+    schema = schema_load()
+    if token is not None:
+        _cached = (token, schema)
+    return schema
+
+
+def schema_load() -> engine.Schema:
     """Every live field with its values and rules, in three queries."""
     fields = list(MetadataField.objects.all())
     options: dict[int, list[engine.Option]] = defaultdict(list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -72,6 +73,18 @@ def _require_manager(actor) -> None:
 def _schema_lock() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
+
+
+def _changed(*, actor, verb: str, obj=None, data=None) -> None:
+    """Audit a definition write and give the schema a new revision token (caches of the
+    old definitions stop matching when this transaction commits)."""
+    audit_record(actor=actor, verb=verb, obj=obj, data=data)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metadata_schemarevision (id, token) VALUES (1, %s) "
+            "ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token",
+            [uuid.uuid4()],
+        )
 
 
 # -- values of one field ---------------------------------------------------------------
@@ -509,9 +522,7 @@ def field_create(
         field.default = _clean_default(field, default)
         _check_flags(field)
         field.save(update_fields=["default"])
-        audit_record(
-            actor=actor, verb="metadata.field_create", obj=field, data=field_snapshot(field)
-        )
+        _changed(actor=actor, verb="metadata.field_create", obj=field, data=field_snapshot(field))
     return field
 
 
@@ -613,7 +624,7 @@ def field_update(*, actor, field: MetadataField, **changes) -> MetadataField:
         after = field_snapshot(field)
         diff = {k: v for k, v in after.items() if before[k] != v}
         if diff:
-            audit_record(
+            _changed(
                 actor=actor,
                 verb="metadata.field_update",
                 obj=field,
@@ -662,7 +673,7 @@ def fields_reorder(*, actor, order) -> None:
                 field="order",
             )
         _renumber(MetadataField, [rows[x] for x in order])
-        audit_record(actor=actor, verb="metadata.fields_reorder", data={"order": order})
+        _changed(actor=actor, verb="metadata.fields_reorder", data={"order": order})
 
 
 def field_delete(*, actor, field: MetadataField) -> None:
@@ -683,7 +694,7 @@ def field_delete(*, actor, field: MetadataField) -> None:
         field.deleted_at = timezone.now()
         field.save(update_fields=["deleted_at", "updated_at"])
         _renumber(MetadataField, list(MetadataField.objects.values_list("pk", flat=True)))
-        audit_record(actor=actor, verb="metadata.field_delete", obj=field, data=snapshot)
+        _changed(actor=actor, verb="metadata.field_delete", obj=field, data=snapshot)
         from metadata.tasks import strip_field_values
 
         external_id = field.external_id
@@ -764,9 +775,7 @@ def value_create(
         if position is not None:
             _move_value(value, position)
             value.refresh_from_db()
-        audit_record(
-            actor=actor, verb="metadata.value_create", obj=field, data=value_snapshot(value)
-        )
+        _changed(actor=actor, verb="metadata.value_create", obj=field, data=value_snapshot(value))
     return value
 
 
@@ -806,7 +815,7 @@ def value_update(*, actor, value: MetadataValue, **changes) -> MetadataValue:
         after = value_snapshot(value)
         diff = {k: v for k, v in after.items() if before[k] != v}
         if diff:
-            audit_record(
+            _changed(
                 actor=actor,
                 verb="metadata.value_update",
                 obj=value.field,
@@ -911,6 +920,8 @@ def _clean_conditions(target: engine.Field, definitions, conditions) -> list[dic
 
 def _action_values(target: engine.Field, kind: str, raw, n: int) -> list:
     where = f"Action {n} ({ACTION_WORDS[kind]})"
+    if engine.ACTION_GROUPS[kind] == "options" and not target.is_list:
+        raise ValidationFailed(f"{where} works on list fields only.", field="actions")
     if kind not in engine.VALUE_ACTIONS:
         if raw not in (None, [], ""):
             raise ValidationFailed(f"{where} takes no values.", field="actions")
@@ -1037,7 +1048,7 @@ def rule_create(*, actor, field: MetadataField, position=None, **data) -> Metada
         if position is not None:
             _move_rule(rule, position)
             rule.refresh_from_db()
-        audit_record(actor=actor, verb="metadata.rule_create", obj=field, data=rule_snapshot(rule))
+        _changed(actor=actor, verb="metadata.rule_create", obj=field, data=rule_snapshot(rule))
     return rule
 
 
@@ -1076,7 +1087,7 @@ def rule_update(*, actor, rule: MetadataRule, **changes) -> MetadataRule:
         if "position" in changes:
             _move_rule(rule, changes["position"])
             rule.refresh_from_db()
-        audit_record(
+        _changed(
             actor=actor,
             verb="metadata.rule_update",
             obj=rule.field,
@@ -1095,7 +1106,7 @@ def rule_delete(*, actor, rule: MetadataRule) -> None:
         field = rule.field
         rule.delete()
         _renumber(MetadataRule, [r.pk for r in selectors.field_rules(field)])
-        audit_record(actor=actor, verb="metadata.rule_delete", obj=field, data=snapshot)
+        _changed(actor=actor, verb="metadata.rule_delete", obj=field, data=snapshot)
 
 
 def _move_rule(rule: MetadataRule, position) -> None:
@@ -1118,7 +1129,7 @@ def rules_reorder(*, actor, field: MetadataField, order) -> list[MetadataRule]:
                 "The order must list each of the field's rules exactly once.", field="order"
             )
         _renumber(MetadataRule, order)
-        audit_record(actor=actor, verb="metadata.rules_reorder", obj=field, data={"order": order})
+        _changed(actor=actor, verb="metadata.rules_reorder", obj=field, data={"order": order})
     return selectors.field_rules(field)
 
 

@@ -6,6 +6,7 @@ app_name = "metadata"
 
 urlpatterns = [
     path("metadata/form/", views.form_render, name="form"),
+    path("metadata/options/", views.options_search, name="options"),
     path("settings/metadata/", views.fields_page, name="fields"),
     path("settings/metadata/new/", views.field_create, name="field_create"),
     path("settings/metadata/reorder/", views.fields_reorder, name="fields_reorder"),

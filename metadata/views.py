@@ -45,6 +45,29 @@ def form_render(request):
     return render(request, "metadata/_fields.html", {"md": state})
 
 
+@login_required
+@require_POST
+def options_search(request):
+    """A long list's picker: the offered options (under the rules, for what the form holds
+    now) whose label contains what was typed."""
+    user = request.user
+    if not policy.can_use_library(user):
+        raise Http404("No such page.")
+    data = request.POST
+    mode, ctx = data.get("md-mode", ""), data.get("md-ctx", "md")
+    if mode not in forms.MODE_DEFAULTS or not CTX_RE.match(ctx):
+        return HttpResponseBadRequest("Unknown form.")
+    key = data.get("md-field", "")
+    state = form_state_for(request, selectors.schema_get(), mode=mode, ctx=ctx, data=data)
+    row = next((r for r in state.rows if r.field.external_id == key and r.field.is_list), None)
+    if row is None:  # hidden by the rules meanwhile, or no such field
+        return render(request, "metadata/_results.html", {"row": None, "results": [], "total": 0})
+    results, total = row.search(data.get(f"md-q-{key}", ""))
+    return render(
+        request, "metadata/_results.html", {"row": row, "results": results, "total": total}
+    )
+
+
 def _ids(values) -> list[int]:
     return [int(v) for v in values if str(v).isdigit() and policy.is_valid_id(v)][:500]
 

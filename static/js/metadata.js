@@ -27,9 +27,23 @@
     timers.set(el, setTimeout(() => refresh(el), 350));
   });
 
+  // A long list's search results: what the user picks joins the chosen values, so the
+  // next search (which replaces the results) cannot take it away.
+  function adopt(el) {
+    const results = el.closest(".md-results");
+    if (!results || !el.checked) return;
+    const chosen = results.closest("fieldset").querySelector("[data-md-selected]");
+    if (!chosen) return;
+    if (el.type === "radio") {
+      chosen.querySelectorAll(".md-choice:not(.md-none)").forEach((label) => label.remove());
+    }
+    chosen.append(el.closest("label"));
+  }
+
   document.addEventListener("change", (event) => {
     const el = event.target;
     const box = container(el);
+    if (box && (el.type === "checkbox" || el.type === "radio")) adopt(el);
     if (box && el.type === "checkbox") countSelected(el);
     if (!el.matches("[data-md-driver]")) return;
     const now = el.type === "checkbox" ? String(el.checked) : el.value;

@@ -127,6 +127,13 @@ class Command(BaseCommand):
                 Level.VIEW,
             )
 
+        from metadata.demo import build_demo
+        from metadata.models import MetadataField
+
+        if not MetadataField.all_objects.exists():
+            with transaction.atomic():
+                build_demo(admin)
+
         if not Asset.objects.exists():
             for i, (path, w, h) in enumerate(
                 [
