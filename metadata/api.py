@@ -67,14 +67,16 @@ def _rules_out(rules) -> list[dict]:
 
 
 @router.get("/metadata/fields", response=FieldPage, summary="Fields in list order")
-def fields_list(request, paging: Query[PageParams] = None):
+def fields_list(request, values: bool = True, paging: Query[PageParams] = None):
+    """`values=false` leaves out the list values (`value_count` stays): long lists are
+    paged at /metadata/fields/{external_id}/values."""
     _reader(request)
-    return paginate(
-        request,
-        selectors.fields_with_values(),
-        lambda f: field_out(f, values=list(f.values.all())),
-        paging or PageParams(),
-    )
+    if not values:
+        rows, serialize = selectors.fields_listed(), lambda f: field_out(f, values=[])
+    else:
+        rows = selectors.fields_with_values()
+        serialize = lambda f: field_out(f, values=list(f.values.all()))  # noqa: E731
+    return paginate(request, rows, serialize, paging or PageParams())
 
 
 @router.post("/metadata/fields", response={201: FieldOut}, summary="Create a field")

@@ -215,18 +215,40 @@ def _evaluation_order(fields: list[Field]) -> list[Field]:
     waiting = {k: len(v) for k, v in deps.items()}
     ready = sorted((k for k, n in waiting.items() if n == 0), key=position.__getitem__)
     order: list[str] = []
-    while ready:
+    placed: set[str] = set()
+    while len(order) < len(fields):
+        if not ready:  # only a cycle is left waiting: release its first field in list order
+            ready = [_first_on_a_cycle(fields, deps, placed)]
         current = ready.pop(0)
         order.append(current)
+        placed.add(current)
         for reader in readers[current]:
             waiting[reader] -= 1
-            if waiting[reader] == 0:
+            if waiting[reader] == 0 and reader not in placed:
                 ready.append(reader)
         ready.sort(key=position.__getitem__)
-    placed = set(order)
-    order += [f.external_id for f in fields if f.external_id not in placed]  # on a cycle
     by_id = {f.external_id: f for f in fields}
     return [by_id[k] for k in order]
+
+
+def _first_on_a_cycle(fields: list[Field], deps: Mapping[str, set[str]], placed: set[str]) -> str:
+    """The first unplaced field (list order) that reads itself through unplaced fields.
+    Never reached with saved rules (cycles are refused); fields that merely read a cycle
+    still wait for it, so they see its effective values."""
+    for f in fields:
+        start = f.external_id
+        if start in placed:
+            continue
+        seen: set[str] = set()
+        stack = [d for d in deps[start] if d not in placed]
+        while stack:
+            node = stack.pop()
+            if node == start:
+                return start
+            if node not in seen:
+                seen.add(node)
+                stack.extend(d for d in deps[node] if d not in placed)
+    raise AssertionError("stalled without a cycle")  # pragma: no cover
 
 
 # -- values ---------------------------------------------------------------------------
@@ -245,11 +267,9 @@ def _as_list(value) -> list:
 def _number(value) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
     try:
-        parsed = float(str(value).strip())
-    except (TypeError, ValueError):
+        parsed = float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float
         return None
     return parsed if math.isfinite(parsed) else None
 

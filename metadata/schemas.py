@@ -149,6 +149,7 @@ def field_out(field: MetadataField, *, values=None) -> dict:
     has_rules = getattr(field, "has_rules", None)
     if has_rules is None:
         has_rules = field.rules.exists()
+    count = getattr(field, "value_count", None)
     return {
         "external_id": field.external_id,
         "label": field.label,
@@ -160,7 +161,7 @@ def field_out(field: MetadataField, *, values=None) -> dict:
         "min": field.min_value,
         "max": field.max_value,
         "has_rules": bool(has_rules),
-        "value_count": len(values),
+        "value_count": count if count is not None and not values else len(values),
         "values": [value_out(v) for v in values],
         "created_at": field.created_at,
         "updated_at": field.updated_at,

@@ -329,7 +329,7 @@
     }));
     const count = mdDialog.querySelector("[data-upload-count]");
     if (count) count.textContent = pending.length === 1 ? "1 file" : pending.length + " files";
-    mdDialog.showModal();
+    if (!mdDialog.open) mdDialog.showModal();
     const first = mdDialog.querySelector("[data-md-fields] input:not([type=hidden]), [data-md-fields] select");
     if (first) first.focus();
   }
