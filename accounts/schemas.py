@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from ninja import Schema
 
+from dam.schemas import ObjectIn
+
 
 class PermissionsOut(Schema):
     create_collections: bool
@@ -71,7 +73,7 @@ class UserIn(Schema):
     permissions: PermissionsIn = PermissionsIn()
 
 
-class UserPatch(Schema):
+class UserPatch(ObjectIn):
     first_name: str | None = None
     last_name: str | None = None
     role: str | None = None
@@ -104,7 +106,7 @@ class GroupIn(Schema):
     members: list[int] = []
 
 
-class GroupPatch(Schema):
+class GroupPatch(ObjectIn):
     name: str | None = None
     members: list[int] | None = None
 
@@ -117,7 +119,7 @@ class PreferencesOut(Schema):
     trash_retention_days: int
 
 
-class PreferencesPatch(Schema):
+class PreferencesPatch(ObjectIn):
     seat_limit: int | None = None
     automatic_backup: bool | None = None
     keep_metadata_on_new_version: bool | None = None

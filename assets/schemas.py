@@ -7,6 +7,7 @@ from django.urls import reverse
 from ninja import Schema
 
 from accounts.policy import Level
+from dam.schemas import ObjectIn
 
 
 class FolderIn(Schema):
@@ -14,7 +15,7 @@ class FolderIn(Schema):
     parent: int | None = None
 
 
-class FolderPatch(Schema):
+class FolderPatch(ObjectIn):
     name: str | None = None
     parent: int | None = None
 
@@ -136,7 +137,7 @@ def share_out(row, access) -> dict:
 
 
 # -- edits, trash, comments, bulk (issue 4: trash & bulk) -------------------------------
-class AssetPatch(Schema):
+class AssetPatch(ObjectIn):
     display_name: str | None = None
     folder: int | None = None
     tags: list[str] | None = None
@@ -247,7 +248,7 @@ class PresetIn(Schema):
     default_for: list[Literal["image", "video", "raw"]] = []
 
 
-class PresetPatch(Schema):
+class PresetPatch(ObjectIn):
     name: str | None = None
     public_id_mode: Literal["random", "filename"] | None = None
     overwrite: bool | None = None

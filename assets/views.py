@@ -272,7 +272,8 @@ def asset_metadata(request, asset_id: int):
     messages.success(request, "Metadata saved.")
     if asset.metadata_cleared:
         labels = ", ".join(metadata_services.labels_of(schema, asset.metadata_cleared))
-        messages.warning(request, f"Cleared {labels}: no longer applies after this change.")
+        verb = "applies" if len(asset.metadata_cleared) == 1 else "apply"
+        messages.warning(request, f"Cleared {labels}: no longer {verb} after this change.")
     return redirect(f"{request.path.rsplit('metadata/', 1)[0]}#metadata")
 
 

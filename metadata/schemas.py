@@ -7,6 +7,7 @@ from typing import Any
 
 from ninja import Schema
 
+from dam.schemas import ObjectIn
 from metadata import engine, services
 from metadata.models import MetadataField, MetadataRule, MetadataValue
 
@@ -18,7 +19,7 @@ class ValueIn(Schema):
     position: int | None = None
 
 
-class ValuePatch(Schema):
+class ValuePatch(ObjectIn):
     label: str | None = None
     blocked: bool | None = None
     position: int | None = None
@@ -44,7 +45,7 @@ class FieldIn(Schema):
     values: list[Any] | None = None
 
 
-class FieldPatch(Schema):
+class FieldPatch(ObjectIn):
     label: str | None = None
     external_id: str | None = None
     type: str | None = None
@@ -95,7 +96,7 @@ class RuleIn(Schema):
     position: int | None = None
 
 
-class RulePatch(Schema):
+class RulePatch(ObjectIn):
     name: str | None = None
     match: str | None = None
     conditions: list[Any] | None = None
@@ -116,7 +117,7 @@ class RuleOut(Schema):
     updated_at: datetime
 
 
-class EvaluateIn(Schema):
+class EvaluateIn(ObjectIn):
     values: dict[str, Any] = {}
     apply_defaults: bool = False
 

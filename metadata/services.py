@@ -188,7 +188,8 @@ def clean_value(f: engine.Field, raw, *, held=None, check_range: bool = True):
 
 
 def _clean_list_value(f: engine.Field, raw, held):
-    held_ids = set(engine._as_list(held)) if held is not None else set()
+    # `held` may be what a caller sent (POST /metadata/evaluate): only strings count.
+    held_ids = {v for v in engine._as_list(held) if isinstance(v, str)} if held else set()
     if f.type == "enum":
         if not isinstance(raw, str):
             raise ValueError(f"{f.label} takes one value ID.")
@@ -316,7 +317,9 @@ def metadata_resolve(
 
 def metadata_evaluate(*, schema: engine.Schema, values, apply_defaults: bool = False):
     """What the form shows for `values` (the API's POST /metadata/evaluate)."""
-    cleaned = {k: v for k, v in clean_changes(schema, values or {}, held=values).items() if v}
+    # Blocked values may be held by the asset being edited: evaluate accepts them.
+    changes = clean_changes(schema, values or {}, held=values)
+    cleaned = {k: v for k, v in changes.items() if v is not None}
     mode = engine.DEFAULTS_ALL if apply_defaults else engine.DEFAULTS_NONE
     return engine.evaluate(schema, cleaned, defaults=mode)
 

@@ -208,7 +208,13 @@ def field_create(request):
     return render(
         request,
         "metadata/field_new.html",
-        _context(data=data, errors=errors, types=FieldType.choices),
+        # `values_text`, not `data.values`: the template would call QueryDict.values().
+        _context(
+            data=data,
+            values_text=data.get("values", ""),
+            errors=errors,
+            types=FieldType.choices,
+        ),
         status=422 if errors else 200,
     )
 

@@ -320,7 +320,7 @@ def test_asset_metadata_save_pairs_and_messages(client, staff):
     asset.refresh_from_db()
     assert asset.metadata == {"category": "employee", "team": "rd", "role": "qa"}
     changed = client.post(url, {"md-shown": ["category"], "md-category": "customer"}, follow=True)
-    assert "Cleared Team, Role: no longer applies after this change." in messages_of(changed)
+    assert "Cleared Team, Role: no longer apply after this change." in messages_of(changed)
 
 
 def test_asset_page_queries_do_not_grow_with_fields(client, master, django_assert_max_num_queries):
