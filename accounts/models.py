@@ -168,3 +168,33 @@ class FolderGroupGrant(GroupObjectPermissionBase):
                 fields=["group", "content_object"], name="one_folder_grant_per_group"
             )
         ]
+
+
+class CollectionUserGrant(UserObjectPermissionBase):
+    """A collection invite to one user; the permission codename is the level."""
+
+    content_object = models.ForeignKey(
+        "assets.Collection", on_delete=models.CASCADE, related_name="user_grants"
+    )
+
+    class Meta(UserObjectPermissionBase.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "content_object"], name="one_collection_grant_per_user"
+            )
+        ]
+
+
+class CollectionGroupGrant(GroupObjectPermissionBase):
+    """A collection invite to a group; the permission codename is the level."""
+
+    content_object = models.ForeignKey(
+        "assets.Collection", on_delete=models.CASCADE, related_name="group_grants"
+    )
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "content_object"], name="one_collection_grant_per_group"
+            )
+        ]

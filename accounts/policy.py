@@ -13,25 +13,45 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.models import FolderGroupGrant, FolderUserGrant, Role, UserStatus
+from accounts.models import (
+    CollectionGroupGrant,
+    CollectionUserGrant,
+    FolderGroupGrant,
+    FolderUserGrant,
+    Role,
+    UserStatus,
+)
 
 if TYPE_CHECKING:
-    from assets.models import Asset, Folder
+    from assets.models import Asset, Collection, Folder
 
 
 class Level(IntEnum):
+    """A user's level on a folder, and so on its assets.
+
+    COLLECTION is not a folder level (never granted on a folder): it is what a user has on
+    an asset they see only through a collection shared with them, view and download and
+    nothing more. Routes that allow it ask for it explicitly (`minimum=Level.COLLECTION`);
+    everything else asks for VIEW or more and answers such a user 403, not 404.
+    """
+
     NONE = 0
-    VIEW = 1
-    CONTRIBUTE = 2
-    EDIT = 3
-    MANAGE = 4
+    COLLECTION = 1
+    VIEW = 2
+    CONTRIBUTE = 3
+    EDIT = 4
+    MANAGE = 5
 
     @property
     def label(self) -> str:
         return self.name.lower()
+
+    @classmethod
+    def folder_levels(cls) -> list[Level]:
+        return [cls.VIEW, cls.CONTRIBUTE, cls.EDIT, cls.MANAGE]
 
     @property
     def codename(self) -> str:
@@ -43,7 +63,43 @@ class Level(IntEnum):
 
     @classmethod
     def from_label(cls, label: str) -> Level:
-        return cls[label.upper()]
+        level = cls[label.upper()]
+        if level not in cls.folder_levels():
+            raise KeyError(label)
+        return level
+
+
+class CollectionLevel(IntEnum):
+    """Levels on a collection, each a superset of the one before (DESIGN.md)."""
+
+    NONE = 0
+    VIEW = 1
+    SHARE = 2
+    COLLABORATE = 3
+    MANAGE = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def codename(self) -> str:
+        return f"{self.name.lower()}_collection"
+
+    @classmethod
+    def granted(cls) -> list[CollectionLevel]:
+        return [cls.VIEW, cls.SHARE, cls.COLLABORATE, cls.MANAGE]
+
+    @classmethod
+    def from_codename(cls, codename: str) -> CollectionLevel:
+        return cls[codename.removesuffix("_collection").upper()]
+
+    @classmethod
+    def from_label(cls, label: str) -> CollectionLevel:
+        level = cls[str(label).upper()]
+        if level is cls.NONE:
+            raise KeyError(label)
+        return level
 
 
 ADMIN_ROLES = frozenset(
@@ -104,6 +160,16 @@ def can_create_top_level_folder(user) -> bool:
     return is_admin_role(user)
 
 
+def can_create_collections(user) -> bool:
+    """Admin roles, and media library users with the create-collections permission."""
+    return is_admin_role(user) or (can_use_library(user) and user.can_create_collections)
+
+
+def can_share_collections(user) -> bool:
+    """Inviting and publishing need this besides share level on the collection."""
+    return is_admin_role(user) or (can_use_library(user) and user.can_share_collections)
+
+
 @dataclass(frozen=True)
 class _Grant:
     folder_id: int
@@ -118,6 +184,7 @@ class FolderAccess:
         self.user = user
         self.is_admin = is_admin_role(user)
         self._grants: list[_Grant] | None = None
+        self._collections: dict[int, CollectionLevel] | None = None
 
     # -- loading -----------------------------------------------------------------------
     @property
@@ -138,6 +205,36 @@ class FolderAccess:
             _Grant(folder_id, tuple(ancestors), Level.from_codename(codename))
             for folder_id, ancestors, codename in rows
         ]
+
+    @property
+    def collection_levels(self) -> dict[int, CollectionLevel]:
+        """{collection id: level} of the collections this user created or was invited to
+        (directly or through a group); empty for admins, who manage every collection."""
+        if self._collections is None:
+            usable = can_use_library(self.user) and not self.is_admin
+            self._collections = self._load_collections() if usable else {}
+        return self._collections
+
+    def _load_collections(self) -> dict[int, CollectionLevel]:
+        from django.db.models import CharField, Value
+
+        from assets.models import Collection
+
+        code = "permission__codename"
+        owned = Collection.objects.filter(created_by=self.user).values_list(
+            "pk", Value(CollectionLevel.MANAGE.codename, output_field=CharField())
+        )
+        direct = CollectionUserGrant.objects.filter(user=self.user).values_list(
+            "content_object_id", code
+        )
+        grouped = CollectionGroupGrant.objects.filter(group__user=self.user).values_list(
+            "content_object_id", code
+        )
+        levels: dict[int, CollectionLevel] = {}
+        for pk, codename in owned.union(direct, grouped, all=True):  # one query
+            level = CollectionLevel.from_codename(codename)
+            levels[pk] = max(levels.get(pk, CollectionLevel.NONE), level)
+        return levels
 
     # -- single objects ----------------------------------------------------------------
     def level_on_chain(self, folder_ids) -> Level:
@@ -173,7 +270,22 @@ class FolderAccess:
         return folder.parent_id if start < len(folder.ancestor_ids) - 1 else None
 
     def asset_level(self, asset: Asset) -> Level:
-        return self.level_on_chain(asset.ancestors)
+        """The folder level, or COLLECTION when only a shared collection shows the asset."""
+        level = self.level_on_chain(asset.ancestors)
+        if level == Level.NONE and self.collection_levels:
+            from assets.models import CollectionItem
+
+            shared = CollectionItem.objects.filter(
+                asset_id=asset.pk, collection_id__in=list(self.collection_levels)
+            )
+            if shared.exists():
+                return Level.COLLECTION
+        return level
+
+    def collection_level(self, collection: Collection) -> CollectionLevel:
+        if self.is_admin:
+            return CollectionLevel.MANAGE
+        return self.collection_levels.get(collection.pk, CollectionLevel.NONE)
 
     # -- lists -------------------------------------------------------------------------
     def root_ids(self, minimum: Level = Level.VIEW) -> list[int]:
@@ -187,12 +299,21 @@ class FolderAccess:
         return sorted(roots)
 
     def filter_assets(self, queryset: QuerySet, minimum: Level = Level.VIEW) -> QuerySet:
+        """Assets at `minimum` or more. With `minimum=Level.COLLECTION` the assets of the
+        collections shared with the user count too (OR'd with the folder filter)."""
         if self.is_admin:
             return queryset
-        roots = self.root_ids(minimum)
-        if not roots:
+        roots = self.root_ids(max(minimum, Level.VIEW))
+        visible = Q(ancestors__overlap=roots) if roots else None
+        if minimum <= Level.COLLECTION and self.collection_levels:
+            from assets.models import CollectionItem
+
+            items = CollectionItem.objects.filter(collection_id__in=list(self.collection_levels))
+            shared = Q(pk__in=items.values("asset_id"))
+            visible = shared if visible is None else visible | shared
+        if visible is None:
             return queryset.none()
-        return queryset.filter(ancestors__overlap=roots)
+        return queryset.filter(visible)
 
     def filter_folders(self, queryset: QuerySet, minimum: Level = Level.VIEW) -> QuerySet:
         if self.is_admin:
@@ -229,7 +350,8 @@ def get_folder_or_404(user, folder_id, minimum: Level = Level.VIEW, queryset=Non
 
     qs = queryset if queryset is not None else Folder.objects.all()
     folder = qs.filter(pk=folder_id).first() if is_valid_id(folder_id) else None
-    return _checked(user, folder, folder and folder.ancestor_ids, minimum, "No such folder.")
+    level = access_for(user).folder_level(folder) if folder else Level.NONE
+    return _checked(folder, level, minimum, "No such folder.")
 
 
 def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None) -> Asset:
@@ -237,19 +359,44 @@ def get_asset_or_404(user, asset_id, minimum: Level = Level.VIEW, queryset=None)
 
     qs = queryset if queryset is not None else Asset.objects.select_related("folder")
     asset = qs.filter(pk=asset_id).first() if is_valid_id(asset_id) else None
-    return _checked(user, asset, asset and asset.ancestors, minimum, "No such asset.")
+    level = access_for(user).asset_level(asset) if asset else Level.NONE
+    return _checked(asset, level, minimum, "No such asset.")
 
 
-def _checked(user, obj, chain, minimum: Level, missing: str):
+def _checked(obj, level, minimum, missing: str):
     """Absent and invisible are the same 404; visible but too low a level is 403."""
-    if obj is None:
-        raise Http404(missing)
-    level = access_for(user).level_on_chain(chain)
-    if level == Level.NONE:
+    if obj is None or level == 0:
         raise Http404(missing)
     if level < minimum:
+        if isinstance(minimum, CollectionLevel):
+            raise PermissionDeniedForCollection(minimum, level)
         raise PermissionDeniedForLevel(minimum, level)
     return obj
+
+
+def get_collection_or_404(
+    user, collection_id, minimum: CollectionLevel = CollectionLevel.VIEW, queryset=None
+) -> Collection:
+    from assets.models import Collection
+
+    qs = queryset if queryset is not None else Collection.objects.select_related("created_by")
+    found = qs.filter(pk=collection_id).first() if is_valid_id(collection_id) else None
+    level = CollectionLevel.NONE
+    if found is not None and can_use_library(user):
+        level = access_for(user).collection_level(found)
+    return _checked(found, level, minimum, "No such collection.")
+
+
+def visible_collections(user, queryset=None) -> QuerySet:
+    from assets.models import Collection
+
+    qs = queryset if queryset is not None else Collection.objects.all()
+    if not can_use_library(user):
+        return qs.none()
+    access = access_for(user)
+    if access.is_admin:
+        return qs
+    return qs.filter(pk__in=list(access.collection_levels))
 
 
 def visible_assets(user, queryset=None, minimum: Level = Level.VIEW) -> QuerySet:
@@ -273,12 +420,25 @@ def visible_folders(user, queryset=None, minimum: Level = Level.VIEW) -> QuerySe
 class PermissionDeniedForLevel(PermissionDenied):
     """Visible but not allowed: the caller shows 403 with a clear reason."""
 
-    def __init__(self, needed: Level, have: Level) -> None:
+    def __init__(self, needed, have) -> None:
         self.needed = needed
         self.have = have
-        super().__init__(
-            f"This needs {needed.label} access to the folder; you have {have.label} access."
-        )
+        super().__init__(self.describe(needed, have))
+
+    @staticmethod
+    def describe(needed, have) -> str:
+        if have == Level.COLLECTION:
+            return (
+                "You see this asset through a shared collection: you can view and download "
+                "it, nothing more."
+            )
+        return f"This needs {needed.label} access to the folder; you have {have.label} access."
+
+
+class PermissionDeniedForCollection(PermissionDeniedForLevel):
+    @staticmethod
+    def describe(needed, have) -> str:
+        return f"This needs {needed.label} access to the collection; you have {have.label} access."
 
 
 def is_valid_id(value) -> bool:

@@ -21,7 +21,14 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts import policy
-from accounts.models import ApiToken, FolderUserGrant, Role, User, UserStatus
+from accounts.models import (
+    ApiToken,
+    CollectionUserGrant,
+    FolderUserGrant,
+    Role,
+    User,
+    UserStatus,
+)
 from assets.services import Conflict, NotAllowed, ValidationFailed
 from dam.preferences import preferences_get
 from dam.services import audit_record
@@ -408,11 +415,18 @@ def user_delete(*, actor, user: User) -> User:
         # Their folder shares end with them (group memberships stay, but an inactive
         # user never signs in, so those give nothing).
         shares, _ = FolderUserGrant.objects.filter(user=user).delete()
+        # Their collection invites end too; collections they created stay (and keep
+        # their invitees), labelled with the inactive creator.
+        invites, _ = CollectionUserGrant.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
             verb="user.delete",
             obj=user,
-            data={"tokens_revoked": revoked, "shares_removed": shares},
+            data={
+                "tokens_revoked": revoked,
+                "shares_removed": shares,
+                "collection_invites_removed": invites,
+            },
         )
     return user
 

@@ -177,12 +177,17 @@ def assets_upload(
 
 @router.get("/assets/{asset_id}", response=AssetOut, tags=["assets"], summary="One asset")
 def assets_get(request, asset_id: int):
-    return asset_out(policy.get_asset_or_404(request.auth, asset_id), request)
+    """Also for someone who sees the asset only through a shared collection."""
+    asset = policy.get_asset_or_404(request.auth, asset_id, minimum=Level.COLLECTION)
+    return asset_out(asset, request)
 
 
 @router.get("/assets/{asset_id}/download", tags=["assets"], summary="Download the original")
 def assets_download(request, asset_id: int, version: int | None = None):
-    asset = policy.get_asset_or_404(request.auth, asset_id)
+    """The current original (collection viewers too) or an older version's (view level:
+    version history belongs to the folder)."""
+    minimum = Level.COLLECTION if version is None else Level.VIEW
+    asset = policy.get_asset_or_404(request.auth, asset_id, minimum=minimum)
     if version is not None:
         found = services.asset_version_downloadable(asset=asset, number=version)
         return version_original_response(found)

@@ -97,3 +97,42 @@ class PresetForm(forms.Form):
         if folder is None:
             raise forms.ValidationError("No folder has this path.")
         return folder
+
+
+# -- collections (issue 6) ----------------------------------------------------------------
+COLLECTION_LEVEL_CHOICES = [
+    ("view", "View"),
+    ("share", "Share"),
+    ("collaborate", "Collaborate"),
+    ("manage", "Manage"),
+]
+
+
+class CollectionForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CollectionShareForm(ShareForm):
+    level = forms.ChoiceField(
+        label="Access level", choices=COLLECTION_LEVEL_CHOICES, initial="view", required=False
+    )
+
+
+class PublishForm(forms.Form):
+    expires_at = forms.DateField(
+        label="Expires on",
+        required=False,
+        help_text="Optional. The link stops working at the end of this day.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    allow_originals = forms.BooleanField(
+        label="Allow downloading originals",
+        required=False,
+        help_text="Otherwise visitors download the web-size preview.",
+    )

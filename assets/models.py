@@ -319,3 +319,94 @@ class UploadSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.received}/{self.size})"
+
+
+class Collection(models.Model):
+    """A curated set of assets across folders (DESIGN.md "Collections").
+
+    Access: the creator manages; invites are guardian rows (`CollectionUserGrant`,
+    `CollectionGroupGrant` in accounts) whose permission codename is the level. Deleting a
+    collection never deletes its assets.
+    """
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="collections"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        default_permissions = ()
+        permissions = [
+            ("view_collection", "View the collection"),
+            ("share_collection", "Share the collection"),
+            ("collaborate_collection", "Collaborate on the collection"),
+            ("manage_collection", "Manage the collection"),
+        ]
+        indexes = [models.Index(fields=["created_by", "-updated_at"], name="collection_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionItem(models.Model):
+    """One asset in a collection, in the collection's order (`position`, then id)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="collection_items")
+    position = models.PositiveIntegerField(default=0)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "asset"], name="collection_item_once")
+        ]
+        indexes = [
+            models.Index(fields=["collection", "position", "id"], name="collection_item_order"),
+            models.Index(fields=["asset", "collection"], name="collection_item_asset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} in {self.collection_id}"
+
+
+class CollectionLink(models.Model):
+    """A published, read-only public page of a collection: unguessable, revocable,
+    optionally expiring. At most one live link per collection; a revoked link stays as a
+    record (and keeps answering 404)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="links")
+    token = models.CharField(max_length=64, unique=True)
+    allow_originals = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_live_link_per_collection",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Link to {self.collection_id} ({self.token[:6]}…)"
+
+    def is_live(self, now=None) -> bool:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

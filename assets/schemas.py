@@ -57,7 +57,7 @@ class AssetOut(Schema):
     id: int
     public_id: str
     display_name: str
-    folder: int
+    folder: int | None  # null when you see the asset only through a collection
     type: str
     format: str
     bytes: int
@@ -93,6 +93,17 @@ def folder_out(folder, access) -> dict:
     }
 
 
+def _folder_visible(asset, request) -> bool:
+    """Someone who sees the asset only through a shared collection never learns its folder
+    (the grants are cached on the request's user: no query)."""
+    from accounts import policy
+
+    user = getattr(request, "auth", None) if request is not None else None
+    if user is None:
+        return True
+    return policy.access_for(user).level_on_chain(asset.ancestors) > Level.NONE
+
+
 def asset_out(asset, request=None) -> dict:
     thumb = None
     if asset.processing_status == "ready":
@@ -103,7 +114,7 @@ def asset_out(asset, request=None) -> dict:
         "id": asset.pk,
         "public_id": asset.public_id,
         "display_name": asset.display_name,
-        "folder": asset.folder_id,
+        "folder": asset.folder_id if _folder_visible(asset, request) else None,
         "type": asset.type,
         "format": asset.format,
         "bytes": asset.bytes,

@@ -52,6 +52,26 @@ def notify_folder_shared(folder_id: int, principal_type: str, principal_id: int,
     )
 
 
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, ConnectionError, OSError),
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+)
+def notify_collection_shared(
+    collection_id: int, principal_type: str, principal_id: int, actor_id: int
+):
+    from assets import collection_services
+
+    collection_services.collection_share_notify(
+        collection_id=collection_id,
+        principal_type=principal_type,
+        principal_id=principal_id,
+        actor_id=actor_id,
+    )
+
+
 # -- trash & orphans (issue 4) ------------------------------------------------------
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
 def purge_expired_trash() -> dict:

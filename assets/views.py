@@ -53,8 +53,15 @@ def library(request, folder_id: int | None = None):
         "can_manage_folder": folder is not None and level >= Level.MANAGE,
         **_grid_context(request, folder),
         **_library_metadata_context(folder, level),
+        "collection_targets": _collection_targets(user) if folder else [],
     }
     return render(request, "assets/library.html", context)
+
+
+def _collection_targets(user):
+    from assets.collection_views import add_targets
+
+    return add_targets(user)
 
 
 def _library_metadata_context(folder, level) -> dict:
@@ -189,32 +196,45 @@ def folder_create(request, folder_id: int | None = None):
 @login_required
 @require_GET
 def asset_tile(request, asset_id: int):
-    asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    asset = policy.get_asset_or_404(_library_user(request), asset_id, minimum=Level.COLLECTION)
     return render(request, "assets/_tile.html", {"asset": asset})
 
 
 @login_required
 @require_GET
 def asset_detail(request, asset_id: int):
+    """The asset page. Someone who sees the asset only through a shared collection gets
+    the preview, the facts and the download, and nothing more."""
     user = _library_user(request)
     asset = policy.get_asset_or_404(
         user,
         asset_id,
+        minimum=Level.COLLECTION,
         queryset=Asset.objects.select_related("folder", "created_by").prefetch_related(
             Prefetch("comments", queryset=Comment.objects.select_related("author"))
         ),
     )
-    context = {
-        "asset": asset,
-        "folder": asset.folder,
-        "breadcrumbs": selectors.folder_breadcrumbs(user=user, folder=asset.folder),
-        "version": asset.current_version,
-        "versions": selectors.asset_versions(asset=asset),  # issue 4: versions
-        "can_edit_asset": policy.access_for(user).asset_level(asset) >= Level.EDIT,
-        "level": policy.access_for(user).asset_level(asset),
-        **_metadata_context(request, asset),
-    }
+    context = _detail_context(request, asset)
+    context.update(_came_from_collection(request, user, asset))
     return render(request, "assets/asset_detail.html", context)
+
+
+def _came_from_collection(request, user, asset) -> dict:
+    """Opened from a collection's grid (?collection=ID): the breadcrumb and the side
+    navigation lead back to it, if the user sees it and the asset is in it."""
+    from assets.models import Collection
+
+    raw = request.GET.get("collection", "")
+    if not (raw.isdigit() and policy.is_valid_id(raw)):
+        return {"nav_active": "collections"} if asset.through_collection else {}
+    collection = (
+        policy.visible_collections(user, Collection.objects.all())
+        .filter(pk=int(raw), items__asset=asset)
+        .first()
+    )
+    if collection is None:
+        return {"nav_active": "collections"} if asset.through_collection else {}
+    return {"from_collection": collection, "nav_active": "collections"}
 
 
 METADATA_CTX = "asset-md"
@@ -280,22 +300,15 @@ def asset_metadata(request, asset_id: int):
 @login_required
 @require_GET
 def rendition(request, asset_id: int, spec: str):
-    asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    asset = policy.get_asset_or_404(_library_user(request), asset_id, minimum=Level.COLLECTION)
     return rendition_response(asset, spec)
 
 
 @login_required
 @require_GET
 def download(request, asset_id: int):
-    asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    asset = policy.get_asset_or_404(_library_user(request), asset_id, minimum=Level.COLLECTION)
     return original_response(asset)
-
-
-@login_required
-@require_GET
-def collections(request):
-    _library_user(request)
-    return render(request, "assets/collections.html")
 
 
 # -- folder management ---------------------------------------------------------------
@@ -504,6 +517,11 @@ def library_bulk(request, folder_id: int):
     if not ids:
         messages.error(request, "Select at least one asset first.")
         return back
+    if action == "add_to_collection":
+        from assets.collection_views import add_to_collection
+
+        add_to_collection(request, user, ids)
+        return back
     try:
         if action == "download":
             return bulk_zip(user, ids)
@@ -556,16 +574,27 @@ def asset_move_targets(request):
 
 
 def _detail_context(request, asset, **extra):
+    from assets.collection_views import add_targets
+
     user = request.user
+    level = policy.access_for(user).asset_level(asset)
     if "md_display" not in extra:
         extra = {**_metadata_context(request, asset), **extra}
+    through_collection = level == Level.COLLECTION
+    asset.through_collection = through_collection
     return {
         "asset": asset,
         "folder": asset.folder,
-        "breadcrumbs": selectors.folder_breadcrumbs(user=user, folder=asset.folder),
+        "breadcrumbs": []
+        if through_collection
+        else selectors.folder_breadcrumbs(user=user, folder=asset.folder),
         "version": asset.current_version,
-        "versions": selectors.asset_versions(asset=asset),
-        "level": policy.access_for(user).asset_level(asset),
+        "versions": [] if through_collection else selectors.asset_versions(asset=asset),
+        "level": level,
+        "through_collection": through_collection,
+        "can_edit_asset": level >= Level.EDIT,
+        "can_manage_asset": level >= Level.MANAGE,
+        "collection_targets": [] if through_collection else add_targets(user),
         "comments": selectors.asset_comments(asset=asset),
         "context_text": "\n".join(f"{k}={v}" for k, v in (asset.context or {}).items()),
         **extra,

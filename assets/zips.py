@@ -104,7 +104,9 @@ def bulk_zip(user, ids) -> StreamingHttpResponse:
         raise ValidationFailed("Choose at least one asset.", field="ids")
     if len(ids) > BULK_MAX_IDS:
         raise ValidationFailed(f"At most {BULK_MAX_IDS} assets at a time.", field="ids")
-    found = policy.visible_assets(user, Asset.objects.filter(pk__in=ids)).in_bulk()
+    # Downloading is open to collection viewers too (view and download, nothing more).
+    chosen = Asset.objects.filter(pk__in=ids)
+    found = policy.visible_assets(user, chosen, minimum=policy.Level.COLLECTION).in_bulk()
     assets = [found[pk] for pk in ids if pk in found]
     if not assets:
         raise Http404("No such asset.")

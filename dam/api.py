@@ -96,3 +96,4 @@ api.add_router("", assets_bulk_router)  # before assets_router: see assets/api.p
 api.add_router("", assets_router)
 api.add_router("", "assets.api_uploads.router")  # resumable uploads
 api.add_router("", "metadata.api.router")
+api.add_router("", "assets.collection_api.router")

@@ -1,7 +1,6 @@
 from django.urls import include, path
 
 from accounts import views as account_views
-from assets import views as asset_views
 from dam import views
 from dam.api import api
 from moderation import views as moderation_views
@@ -13,7 +12,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("assets.urls")),
     path("", include("metadata.urls")),
-    path("collections/", asset_views.collections, name="collections"),
+    path("", include("assets.collection_urls")),
     path("moderation/", moderation_views.queue, name="moderation"),
     path("reports/", views.reports, name="reports"),
     path("settings/", account_views.settings_users, name="settings"),

@@ -82,12 +82,14 @@ def test_level_labels_and_codenames_round_trip(level, label, codename):
 
 def test_level_codenames_match_the_folder_permissions():
     codenames = {codename for codename, _ in Folder._meta.permissions}
-    assert codenames == {level.codename for level in Level if level is not Level.NONE}
+    assert codenames == {level.codename for level in Level.folder_levels()}
 
 
 def test_unknown_level_label_is_an_error():
     with pytest.raises(KeyError):
         Level.from_label("owner")
+    with pytest.raises(KeyError):  # not a folder level: never granted on a folder
+        Level.from_label("collection")
 
 
 # -- effective level ------------------------------------------------------------------

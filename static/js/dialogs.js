@@ -21,6 +21,30 @@
       if (dialog) dialog.close();
     }
   });
+  // A page re-rendered with a dialog's form errors marks that dialog data-open.
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("dialog[data-open]").forEach((dialog) => {
+      if (!dialog.open) dialog.showModal();
+    });
+  });
+  // Copy buttons for read-only inputs: data-copy-from="#input-id".
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy-from]");
+    if (!button) return;
+    const input = document.querySelector(button.dataset.copyFrom);
+    if (!input) return;
+    input.select();
+    const done = () => {
+      const label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(() => { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, () => { document.execCommand("copy"); done(); });
+    } else {
+      try { document.execCommand("copy"); done(); } catch (e) { /* nothing to do */ }
+    }
+  });
   // htmx answers 422 with the form and its errors: swap it in like a success.
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (event.detail.xhr.status === 422) {

@@ -146,7 +146,9 @@
     if (!over || over === dragged || over.parentElement !== dragged.parentElement) return;
     event.preventDefault();
     const box = over.getBoundingClientRect();
-    const after = event.clientY > box.top + box.height / 2;
+    const after = over.parentElement.hasAttribute("data-reorder-grid")
+      ? event.clientX > box.left + box.width / 2  // a grid of tiles: left or right half
+      : event.clientY > box.top + box.height / 2;
     over.parentElement.insertBefore(dragged, after ? over.nextSibling : over);
   });
   document.addEventListener("drop", (event) => { if (dragged) event.preventDefault(); });

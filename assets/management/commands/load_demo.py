@@ -158,6 +158,10 @@ class Command(BaseCommand):
                     display_name=f"Demo image {i + 1}",
                     tags=["demo"],
                 )
+        from assets.models import Collection
+
+        if not Collection.objects.exists():
+            self._demo_collection(admin, users["moderator@example.com"])
         self.stdout.write("Demo logins:")
         for email, first, last, _role, password, _ in PERSONAS:
             self.stdout.write(f"  {first + ' ' + last:<14} {email:<24} {password}")
@@ -172,4 +176,25 @@ class Command(BaseCommand):
         model.objects.get_or_create(
             **{field: principal, "content_object": folder},
             defaults={"permission": permission},
+        )
+
+    @staticmethod
+    def _demo_collection(admin, moderator) -> None:
+        """One curated set across folders, shared with the moderator (who has no access to
+        /Brand or /Product), so "Shared with me" and the collection exception show."""
+        from accounts.policy import CollectionLevel
+        from assets import collection_services
+
+        picks = Asset.objects.filter(folder__path__in=["/Marketing/Spring campaign", "/Product"])
+        collection = collection_services.collection_create(
+            actor=admin, name="Spring launch picks", description="Hero images for the launch."
+        )
+        collection_services.collection_add(
+            actor=admin, collection=collection, ids=list(picks.values_list("pk", flat=True))
+        )
+        collection_services.collection_share(
+            actor=admin,
+            collection=collection,
+            principal=moderator,
+            level=CollectionLevel.VIEW,
         )
