@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts import policy
 from accounts.policy import CollectionLevel, Level
 from assets.models import Asset, Collection, CollectionItem, CollectionLink
+from assets.services import _is_group
 from dam.errors import NotAllowed, ValidationFailed
 from dam.services import audit_record
 
@@ -263,12 +264,6 @@ def collection_reorder_run(*, actor, collection: Collection, ids) -> list[int]:
 
 
 # -- invites ----------------------------------------------------------------------------
-def _is_group(principal) -> bool:
-    from django.contrib.auth.models import Group
-
-    return isinstance(principal, Group)
-
-
 def _principal_name(principal) -> str:
     if _is_group(principal):
         return f"The group “{principal.name}”"
@@ -367,28 +362,17 @@ def collection_share_notify(
 ) -> int:
     """Email the new invitee(s); users may opt out. Returns the number of emails sent."""
     from django.conf import settings
-    from django.contrib.auth.models import Group
     from django.core.mail import send_mass_mail
     from django.urls import reverse
 
-    from accounts.models import User, UserStatus
+    from accounts.models import User
+    from assets.services import share_recipients
 
     collection = Collection.objects.filter(pk=collection_id).first()
     if collection is None:
         return 0
     actor = User.objects.filter(pk=actor_id).first()
-    if principal_type == "group":
-        group = Group.objects.filter(pk=principal_id).first()
-        recipients = list(group.user_set.all()) if group else []
-    else:
-        recipients = list(User.objects.filter(pk=principal_id))
-    recipients = [
-        u
-        for u in recipients
-        if u.status == UserStatus.ACTIVE
-        and getattr(u, "notify_on_share", True)
-        and u.pk != actor_id
-    ]
+    recipients = share_recipients(principal_type, principal_id, actor_id)
     link = settings.DAM_BASE_URL.rstrip("/") + reverse("collection", args=[collection.pk])
     who = (actor.get_full_name() or actor.email) if actor else "An administrator"
     messages = [

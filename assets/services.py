@@ -785,32 +785,41 @@ def _mark_failed(asset: Asset, version: AssetVersion, reason: str) -> None:
     audit_record(actor=None, verb="asset.processing_failed", obj=asset, data={"reason": reason})
 
 
-def folder_share_notify(
-    *, folder_id: int, principal_type: str, principal_id: int, actor_id: int
-) -> int:
-    """Email the new principal(s) of a share; users may opt out. Returns emails sent."""
+def share_recipients(principal_type: str, principal_id: int, actor_id: int) -> list:
+    """Who to email about a new share (of a folder or a collection): the user, or the
+    group's members, if active and not opted out, never the one who shared."""
     from django.contrib.auth.models import Group
-    from django.core.mail import send_mass_mail
-    from django.urls import reverse
 
     from accounts.models import User, UserStatus
 
-    folder = Folder.objects.filter(pk=folder_id).first()
-    actor = User.objects.filter(pk=actor_id).first()
-    if folder is None:
-        return 0
     if principal_type == "group":
         group = Group.objects.filter(pk=principal_id).first()
         recipients = list(group.user_set.all()) if group else []
     else:
         recipients = list(User.objects.filter(pk=principal_id))
-    recipients = [
+    return [
         u
         for u in recipients
         if u.status == UserStatus.ACTIVE
         and getattr(u, "notify_on_share", True)
         and u.pk != actor_id
     ]
+
+
+def folder_share_notify(
+    *, folder_id: int, principal_type: str, principal_id: int, actor_id: int
+) -> int:
+    """Email the new principal(s) of a share; users may opt out. Returns emails sent."""
+    from django.core.mail import send_mass_mail
+    from django.urls import reverse
+
+    from accounts.models import User
+
+    folder = Folder.objects.filter(pk=folder_id).first()
+    actor = User.objects.filter(pk=actor_id).first()
+    if folder is None:
+        return 0
+    recipients = share_recipients(principal_type, principal_id, actor_id)
     link = settings.DAM_BASE_URL.rstrip("/") + reverse("assets:folder", args=[folder.pk])
     who = (actor.get_full_name() or actor.email) if actor else "An administrator"
     messages = [
