@@ -185,6 +185,7 @@ class FolderAccess:
         self.is_admin = is_admin_role(user)
         self._grants: list[_Grant] | None = None
         self._collections: dict[int, CollectionLevel] | None = None
+        self._shared_assets: dict[int, bool] = {}  # asset id: in one of my collections
 
     # -- loading -----------------------------------------------------------------------
     @property
@@ -272,15 +273,16 @@ class FolderAccess:
     def asset_level(self, asset: Asset) -> Level:
         """The folder level, or COLLECTION when only a shared collection shows the asset."""
         level = self.level_on_chain(asset.ancestors)
-        if level == Level.NONE and self.collection_levels:
+        if level != Level.NONE or asset.deleted_at is not None or not self.collection_levels:
+            return level  # a trashed asset is never reached through a collection
+        if asset.pk not in self._shared_assets:
             from assets.models import CollectionItem
 
             shared = CollectionItem.objects.filter(
                 asset_id=asset.pk, collection_id__in=list(self.collection_levels)
             )
-            if shared.exists():
-                return Level.COLLECTION
-        return level
+            self._shared_assets[asset.pk] = shared.exists()
+        return Level.COLLECTION if self._shared_assets[asset.pk] else level
 
     def collection_level(self, collection: Collection) -> CollectionLevel:
         if self.is_admin:

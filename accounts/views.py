@@ -359,7 +359,7 @@ def group_detail(request, pk):
 @require_POST
 def group_members_add(request, pk):
     group = get_object_or_404(Group, pk=pk)
-    ids = [int(v) for v in request.POST.getlist("user") if v.isdigit()]
+    ids = [int(v) for v in request.POST.getlist("user") if policy.is_valid_id(v)]
     users = list(User.objects.filter(pk__in=ids).exclude(status=UserStatus.INACTIVE))
     if not users:
         messages.error(request, "Choose a user to add.")

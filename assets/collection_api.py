@@ -7,7 +7,8 @@ from typing import Literal
 
 from django.http import Http404
 from django.urls import reverse
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import StrictBool, StrictInt
 
 from accounts import policy
 from accounts.policy import CollectionLevel
@@ -61,12 +62,12 @@ class CollectionPage(Schema):
 
 
 class IdsIn(ObjectIn):
-    ids: list[int]
+    ids: list[StrictInt]
 
 
 class ReorderIn(ObjectIn):
-    ids: list[int]
-    before: int | None = None
+    ids: list[StrictInt]
+    before: StrictInt | None = None
 
 
 class AddOut(Schema):
@@ -102,8 +103,12 @@ class CollectionShareOut(Schema):
 
 
 class PublishIn(ObjectIn):
-    expires_at: datetime | None = None
-    allow_originals: bool = False
+    expires_at: str | None = Field(
+        None,
+        description="ISO 8601 date-time, or a date: the link then works to the end of that "
+        "day (UTC). Null: no expiry.",
+    )
+    allow_originals: StrictBool = False
 
 
 class PublishOut(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Window
@@ -21,6 +22,7 @@ from assets.models import (
 )
 
 COVERS = 4
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")  # what secrets.token_urlsafe makes
 SCOPES = ("all", "mine", "shared")
 
 
@@ -38,7 +40,14 @@ def collections_visible(user, *, scope: str = "all", query: str = "") -> QuerySe
     elif scope == "shared":
         qs = qs.exclude(created_by=user)
         if policy.access_for(user).is_admin:  # admins see all; "shared" means invited
-            qs = qs.filter(Q(user_grants__user=user) | Q(group_grants__group__user=user)).distinct()
+            from accounts.models import CollectionGroupGrant, CollectionUserGrant
+
+            direct = CollectionUserGrant.objects.filter(user=user)
+            grouped = CollectionGroupGrant.objects.filter(group__user=user)
+            qs = qs.filter(
+                Q(pk__in=direct.values("content_object_id"))
+                | Q(pk__in=grouped.values("content_object_id"))
+            )
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(description__icontains=query))
     return qs.annotate(asset_count=_live_count()).order_by("-updated_at", "-id")
@@ -123,7 +132,7 @@ def live_link(collection: Collection) -> CollectionLink | None:
 
 def link_by_token(token: str) -> CollectionLink | None:
     """The live public link with this token; revoked, expired and unknown are None."""
-    if not isinstance(token, str) or not (20 <= len(token) <= 64):
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
     link = (
         CollectionLink.objects.select_related("collection")

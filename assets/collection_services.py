@@ -306,7 +306,9 @@ def collection_share(*, actor, collection: Collection, principal, level: Collect
             raise NotAllowed(
                 f"{_principal_name(principal)} has {previous.label} access, more than yours."
             )
-        if previous is not None and previous != level:
+        if previous == level:
+            return grant  # nothing changes: no audit row, no email
+        if previous is not None:
             grant.permission = permission
             grant.save(update_fields=["permission"])
         audit_record(
@@ -398,9 +400,11 @@ def _clean_expiry(expires_at) -> datetime | None:
 
         text = expires_at.strip()
         try:
-            parsed = parse_datetime(text)
-            if parsed is None and (day := parse_date(text)) is not None:
-                parsed = datetime.combine(day, time(23, 59, 59))
+            if len(text) == 10:  # a date alone: to the end of that day
+                day = parse_date(text)
+                parsed = datetime.combine(day, time(23, 59, 59)) if day else None
+            else:
+                parsed = parse_datetime(text)
         except ValueError:
             parsed = None
         if parsed is None:

@@ -114,8 +114,6 @@ def _detail_context(request, user, collection, **extra) -> dict:
         "publish_form": PublishForm(),
         "creator_active": collection.created_by.is_active,
     }
-    if can_share:
-        context.update(_share_context(collection))
     context.update(extra)
     return context
 
@@ -132,6 +130,16 @@ def _share_context(collection, form=None) -> dict:
 def _collection(request, collection_id, minimum=CollectionLevel.VIEW) -> tuple:
     user = _library_user(request)
     return user, policy.get_collection_or_404(user, collection_id, minimum)
+
+
+def _sharing(request, collection_id) -> tuple:
+    """Invites and the public link: share level and the share-collections permission."""
+    from django.core.exceptions import PermissionDenied
+
+    user, collection = _collection(request, collection_id, CollectionLevel.SHARE)
+    if not policy.can_share_collections(user):
+        raise PermissionDenied("You need the share-collections permission.")
+    return user, collection
 
 
 @login_required
@@ -152,7 +160,7 @@ def _back(collection, request=None) -> HttpResponse:
 @login_required
 @require_POST
 def collection_edit(request, collection_id: int):
-    user, collection = _collection(request, collection_id)
+    user, collection = _collection(request, collection_id, CollectionLevel.MANAGE)
     form = CollectionForm(request.POST)
     if form.is_valid():
         try:
@@ -200,7 +208,12 @@ def collection_items(request, collection_id: int):
         messages.error(request, "Select at least one asset first.")
         return _back(collection, request)
     if action == "download":
+        from assets.services import BULK_MAX_IDS
         from assets.zips import zip_response
+
+        if len(ids) > BULK_MAX_IDS:
+            messages.error(request, f"At most {BULK_MAX_IDS} assets at a time.")
+            return _back(collection, request)
 
         assets = selectors.collection_assets(collection).filter(pk__in=ids).in_bulk()
         if not assets:
@@ -262,10 +275,7 @@ def _shares_fragment(request, collection, form=None, status=200):
 
 @login_required
 def collection_shares(request, collection_id: int):
-    user, collection = _collection(request, collection_id)
-    level = policy.access_for(user).collection_level(collection)
-    if level < CollectionLevel.SHARE or not policy.can_share_collections(user):
-        raise policy.PermissionDeniedForCollection(CollectionLevel.SHARE, level)
+    user, collection = _sharing(request, collection_id)
     if request.method == "GET":
         return _shares_fragment(request, collection)
     form = CollectionShareForm(request.POST)
@@ -281,7 +291,7 @@ def collection_shares(request, collection_id: int):
                 services.collection_unshare(actor=user, collection=collection, principal=principal)
         except ServiceError as exc:
             form.add_error(None, exc.message)
-            return _shares_fragment(request, collection, form, status=exc.status)
+            return _shares_fragment(request, collection, form, status=422)
         return _shares_fragment(request, collection)
     kind, pk = form.cleaned_data["principal"]
     principal = asset_selectors.principal_get(principal_type=kind, principal_id=pk)
@@ -297,14 +307,14 @@ def collection_shares(request, collection_id: int):
         )
     except ServiceError as exc:
         form.add_error("level" if exc.field == "level" else None, exc.message)
-        return _shares_fragment(request, collection, form, status=exc.status)
+        return _shares_fragment(request, collection, form, status=422)
     return _shares_fragment(request, collection)
 
 
 @login_required
 @require_POST
 def collection_publish(request, collection_id: int):
-    user, collection = _collection(request, collection_id)
+    user, collection = _sharing(request, collection_id)
     if request.POST.get("revoke"):
         try:
             if services.collection_unpublish(actor=user, collection=collection):
@@ -331,11 +341,22 @@ def collection_publish(request, collection_id: int):
 
 
 # -- adding from the library and the asset page ----------------------------------------------
+ADD_TARGETS_MAX = 200
+
+
 def add_targets(user):
-    """Collections the user may add to (collaborate or more), by name."""
-    rows = selectors.collections_visible(user).order_by("name", "id")
+    """Collections the user may add to (collaborate or more): the most recently changed
+    first, at most ADD_TARGETS_MAX (an admin sees every collection)."""
     access = policy.access_for(user)
-    return [c for c in rows if access.collection_level(c) >= CollectionLevel.COLLABORATE]
+    rows = policy.visible_collections(user).only("id", "name").order_by("-updated_at", "-id")
+    if not access.is_admin:
+        allowed = [
+            pk
+            for pk, level in access.collection_levels.items()
+            if level >= CollectionLevel.COLLABORATE
+        ]
+        rows = rows.filter(pk__in=allowed)
+    return list(rows[:ADD_TARGETS_MAX])
 
 
 def add_to_collection(request, user, ids) -> Collection | None:
@@ -380,10 +401,14 @@ def asset_add_to_collection(request, asset_id: int):
 
 
 # -- the published page (no login) -------------------------------------------------------------
+class LinkGone(Http404):
+    """The public link is unknown, revoked or expired."""
+
+
 def _link_or_404(token: str):
     link = selectors.link_by_token(token)
     if link is None:
-        raise Http404("This link does not exist, was revoked, or has expired.")
+        raise LinkGone("This link does not exist, was revoked, or has expired.")
     return link
 
 
@@ -407,8 +432,11 @@ def _public(view):
     def wrapped(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except Http404:
-            return _no_index(render(request, "assets/public_gone.html", status=404))
+        except Http404 as exc:
+            gone = isinstance(exc, LinkGone)
+            token = kwargs.get("token") if not gone else None
+            context = {"gone": gone, "token": token}
+            return _no_index(render(request, "assets/public_gone.html", context, status=404))
 
     return wrapped
 
@@ -444,11 +472,18 @@ def public_asset(request, token: str, asset_id: int):
     return _no_index(render(request, "assets/public_asset.html", context))
 
 
+def _revalidate(response):
+    """Files of a public page are checked on every view, so a revoke takes effect at once
+    (not after a day in the browser's cache)."""
+    response["Cache-Control"] = "private, no-cache"
+    return _no_index(response)
+
+
 @require_GET
 @_public
 def public_rendition(request, token: str, asset_id: int, spec: str):
     link = _link_or_404(token)
-    return _no_index(rendition_response(_public_asset(link, asset_id), spec))
+    return _revalidate(rendition_response(_public_asset(link, asset_id), spec))
 
 
 @require_GET
@@ -458,9 +493,9 @@ def public_download(request, token: str, asset_id: int):
     link = _link_or_404(token)
     asset = _public_asset(link, asset_id)
     if link.allow_originals:
-        return _no_index(original_response(asset))
+        return _revalidate(original_response(asset))
     response = rendition_response(asset, "preview")
     extension = "svg" if response["Content-Type"].startswith("image/svg") else "webp"
     stem = asset.original_filename.rsplit(".", 1)[0] or "asset"
     response["Content-Disposition"] = content_disposition_header(True, f"{stem}.{extension}")
-    return _no_index(response)
+    return _revalidate(response)

@@ -1,5 +1,7 @@
 from django import forms
 
+from accounts import policy
+
 
 class FolderCreateForm(forms.Form):
     name = forms.CharField(label="Folder name", max_length=255, strip=True)
@@ -20,7 +22,9 @@ class ShareForm(forms.Form):
     def clean_principal(self):
         value = self.cleaned_data["principal"]
         kind, _, pk = value.partition(":")
-        if kind not in ("user", "group") or not pk.isdigit():
+        if kind not in ("user", "group") or not (pk.isascii() and pk.isdigit()):
+            raise forms.ValidationError("Choose a user or a group.")
+        if not policy.is_valid_id(pk):
             raise forms.ValidationError("Choose a user or a group.")
         return kind, int(pk)
 

@@ -530,7 +530,7 @@ def library_bulk(request, folder_id: int):
             folder_id = request.POST.get("folder", "")
             target = (
                 Folder.objects.filter(pk=int(folder_id)).first()
-                if folder_id.isdigit() and int(folder_id) < 2**63
+                if policy.is_valid_id(folder_id)
                 else None
             )
             if target is None or policy.access_for(user).folder_level(target) == Level.NONE:

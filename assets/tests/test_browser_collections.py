@@ -299,7 +299,7 @@ def test_publish_open_logged_out_then_revoke(live_server, page, browser):
         expect(anon.get_by_role("heading", level=1, name="two")).to_be_visible()
         _wait_for_images(anon, anon.get_by_role("img", name="two"))
         with anon.expect_download() as info:
-            anon.get_by_role("link", name="Download", exact=True).click()
+            anon.get_by_role("link", name="Download web-size image").click()
         download = info.value
         assert download.failure() is None
         assert download.suggested_filename == "two.webp"  # previews only by default

@@ -284,3 +284,46 @@ def test_a_revoked_link_says_so(client, world):
     assert response.status_code == 404
     assert "This link is not available" in response.content.decode()
     assert response["X-Robots-Tag"] == "noindex, nofollow"
+
+
+def test_bad_principals_and_refusals_show_in_the_invite_dialog(client, world):
+    sharer = UserFactory(can_share_collections=True)
+    invite(world, sharer, "share")
+    client.force_login(sharer)
+    url = f"{detail(world)}shares/"
+    for principal in ("user:²", "user:99999999999999999999", "group:-1", "user:"):
+        response = client.post(url, {"principal": principal, "level": "view"})
+        assert response.status_code == 422, principal
+    response = client.post(url, {"principal": f"user:{UserFactory().pk}", "level": "manage"})
+    assert response.status_code == 422  # htmx swaps 422: the message shows in the dialog
+    assert "at most at your own level (share)" in response.content.decode()
+
+
+def test_folder_share_dialog_refuses_odd_digits_too(client, world):
+    client.force_login(world["admin"])
+    response = client.post(
+        f"/library/folders/{world['brand'].pk}/shares/", {"principal": "user:²", "level": "view"}
+    )
+    assert response.status_code == 422
+
+
+def test_edit_and_publish_pages_are_403_below_the_level(client, world):
+    collaborator = UserFactory(can_share_collections=True)
+    invite(world, collaborator, "view")
+    client.force_login(collaborator)
+    assert client.post(f"{detail(world)}edit/", {"name": "Mine"}).status_code == 403
+    assert client.post(f"{detail(world)}publish/", {}).status_code == 403
+    no_permission = UserFactory()
+    invite(world, no_permission, "manage")
+    client.force_login(no_permission)
+    assert client.post(f"{detail(world)}publish/", {}).status_code == 403
+    assert client.get(f"{detail(world)}shares/").status_code == 403
+    world["c"].refresh_from_db()
+    assert world["c"].name == "Spring picks" and not world["c"].links.exists()
+
+
+def test_zip_of_too_many_is_refused_with_a_message(client, world):
+    client.force_login(world["curator"])
+    ids = [a.pk for a in world["assets"]] + list(range(10**6, 10**6 + 500))
+    response = client.post(f"{detail(world)}items/", {"action": "download", "ids": ids})
+    assert "At most 500 assets at a time." in texts(response)

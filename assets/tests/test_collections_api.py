@@ -438,3 +438,87 @@ def test_reports_users_never_reach_collections(client, world):
     assert client.get(f"{API}/collections").json()["count"] == 0
     error(client.get(url(world)), 404)
     assert client.get("/collections/").status_code == 404
+
+
+# -- regressions from review ------------------------------------------------------------
+def test_hostile_tokens_are_404_not_500(client, world):
+    for token in ("a" * 30 + "%00", "a" * 30 + "%2F..", "é" * 30, "a" * 65):
+        assert client.get(f"/c/{token}/").status_code == 404
+
+
+def test_admin_shared_scope_counts_each_asset_once(client, world):
+    admin = AdminFactory(role=Role.ADMIN)
+    g1, g2 = GroupFactory(), GroupFactory()
+    admin.groups.add(g1, g2)
+    from accounts.policy import CollectionLevel
+
+    for group in (g1, g2):
+        services.collection_share(
+            actor=world["admin"],
+            collection=world["collection"],
+            principal=group,
+            level=CollectionLevel.VIEW,
+        )
+    as_user(client, admin)
+    shared = client.get(f"{API}/collections?scope=shared").json()["results"]
+    assert [c["asset_count"] for c in shared] == [3]
+
+
+def test_a_date_only_expiry_lasts_to_the_end_of_that_day(client, world):
+    as_user(client, world["curator"])
+    today = timezone.now().date().isoformat()
+    body = client.post(url(world, "/publish"), {"expires_at": today}, "application/json").json()
+    assert body["expires_at"].startswith(f"{today}T23:59:59")
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/assets", {"ids": [True]}),
+        ("/assets", {"ids": ["1"]}),
+        ("/publish", {"allow_originals": "yes"}),
+    ],
+)
+def test_loose_types_are_refused(client, world, path, payload):
+    as_user(client, world["curator"])
+    error(client.post(url(world, path), payload, "application/json"), 422)
+
+
+def test_an_unchanged_invite_writes_no_audit_row(world):
+    from accounts.policy import CollectionLevel
+    from dam.models import AuditEvent
+
+    teammate = UserFactory()
+    invite(world, teammate, "view")
+    before = AuditEvent.objects.filter(verb="collection.share").count()
+    services.collection_share(
+        actor=world["admin"],
+        collection=world["collection"],
+        principal=teammate,
+        level=CollectionLevel.VIEW,
+    )
+    assert AuditEvent.objects.filter(verb="collection.share").count() == before
+
+
+def test_a_trashed_asset_is_gone_for_collection_viewers(client, world):
+    from assets import services as asset_services
+
+    viewer = UserFactory()
+    invite(world, viewer, "view")
+    asset_services.asset_delete(actor=world["admin"], asset=world["hidden"])
+    as_user(client, viewer)
+    error(client.get(f"{API}/assets/{world['hidden'].pk}"), 404)
+    error(client.post(f"{API}/assets/{world['hidden'].pk}/restore"), 404)
+    error(client.delete(f"{API}/trash/{world['hidden'].pk}"), 404)
+
+
+def test_a_live_link_says_not_found_for_a_file_it_does_not_show(client, world):
+    link = services.collection_publish(actor=world["curator"], collection=world["collection"])
+    outsider = make_asset(world["brand"], actor=world["admin"], name="outside.jpg")
+    response = client.get(f"/c/{link.token}/a/{outsider.pk}/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "does not show that file" in html and f"/c/{link.token}/" in html
+    assert client.get(f"/c/{link.token}/a/{world['a1'].pk}/r/thumb/")["Cache-Control"] == (
+        "private, no-cache"
+    )
