@@ -156,6 +156,17 @@ def can_moderate_somewhere(user) -> bool:
     )
 
 
+def can_moderate_asset(user, asset) -> bool:
+    """Admin roles moderate everything; media library users with the moderate permission
+    moderate assets in folders where they have edit or manage."""
+    if is_admin_role(user):
+        return True
+    return (
+        can_moderate_somewhere(user)
+        and access_for(user).level_on_chain(asset.ancestors) >= Level.EDIT
+    )
+
+
 def can_create_top_level_folder(user) -> bool:
     return is_admin_role(user)
 

@@ -418,6 +418,8 @@ def presets_update(request, name: str, payload: PresetPatch):
     for field in ("tags", "auto_checks", "default_for"):
         if field in changes and changes[field] is None:
             changes[field] = []
+    if "check_settings" in changes and changes["check_settings"] is None:
+        changes["check_settings"] = {}
     if "folder" in changes:
         changes["folder"] = _preset_folder(user, changes["folder"])
     return preset_out(services.preset_update(actor=user, preset=preset, **changes))

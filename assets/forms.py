@@ -73,6 +73,7 @@ class PresetForm(forms.Form):
             ("content_safety", "Content safety"),
             ("min_size", "Minimum size"),
             ("blur", "Blur"),
+            ("file_size", "File size"),
             ("near_duplicates", "Near-duplicates"),
         ],
         widget=forms.CheckboxSelectMultiple,
@@ -88,6 +89,52 @@ class PresetForm(forms.Form):
         choices=[("image", "Images"), ("video", "Videos"), ("raw", "Other files")],
         widget=forms.CheckboxSelectMultiple,
     )
+
+    THRESHOLD_LABELS = {
+        "approve_below": "Approve below",
+        "reject_at": "Reject at or above",
+        "reject_below": "Reject below",
+        "approve_at": "Approve from",
+        "min_bytes": "Smallest file (bytes)",
+        "max_bytes": "Largest file (bytes)",
+        "reject_within": "Reject within (bits)",
+        "approve_beyond": "Approve beyond (bits)",
+    }
+
+    def __init__(self, *args, check_settings=None, **kwargs):
+        """One number field per check threshold (`th__<check>__<key>`), prefilled with
+        the preset's value or the default."""
+        super().__init__(*args, **kwargs)
+        from moderation.checks import DEFAULTS, settings_for
+
+        for check, defaults in DEFAULTS.items():
+            current = settings_for(check_settings, check)
+            for key in defaults:
+                self.fields[f"th__{check}__{key}"] = forms.FloatField(
+                    label=self.THRESHOLD_LABELS[key], required=False, initial=current[key]
+                )
+
+    def threshold_groups(self):
+        """[(check label, [bound fields])] for the template."""
+        from moderation.checks import DEFAULTS
+        from moderation.models import Check
+
+        return [
+            (Check(check).label, [self[f"th__{check}__{key}"] for key in keys])
+            for check, keys in DEFAULTS.items()
+        ]
+
+    def check_settings(self) -> dict:
+        """The thresholds that differ from the defaults, as the preset stores them."""
+        from moderation.checks import DEFAULTS
+
+        out: dict[str, dict] = {}
+        for check, defaults in DEFAULTS.items():
+            for key, default in defaults.items():
+                value = self.cleaned_data.get(f"th__{check}__{key}")
+                if value is not None and value != default:
+                    out.setdefault(check, {})[key] = int(value) if value.is_integer() else value
+        return out
 
     def clean_folder(self):
         from assets.models import Folder

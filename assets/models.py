@@ -271,6 +271,8 @@ class UploadPreset(models.Model):
         max_length=16, choices=ModerationMode.choices, default=ModerationMode.NONE
     )
     auto_checks = models.JSONField(default=list, blank=True)
+    # {check: {threshold: value}} over moderation.checks.DEFAULTS; see that module.
+    check_settings = models.JSONField(default=dict, blank=True)
     access_mode = models.CharField(
         max_length=16, choices=AccessMode.choices, default=AccessMode.PUBLIC
     )

@@ -255,6 +255,8 @@ class PresetIn(Schema):
     tags: list[str] = []
     moderation: Literal["none", "manual", "auto"] = "none"
     auto_checks: list[str] = []
+    # {check: {threshold: number}}; unset thresholds keep their defaults (see README)
+    check_settings: dict = {}
     access_mode: Literal["public", "restricted"] = "public"
     default_for: list[Literal["image", "video", "raw"]] = []
 
@@ -267,6 +269,7 @@ class PresetPatch(ObjectIn):
     tags: list[str] | None = None
     moderation: Literal["none", "manual", "auto"] | None = None
     auto_checks: list[str] | None = None
+    check_settings: dict | None = None
     access_mode: Literal["public", "restricted"] | None = None
     default_for: list[Literal["image", "video", "raw"]] | None = None
 
@@ -280,6 +283,7 @@ class PresetOut(Schema):
     tags: list[str]
     moderation: str
     auto_checks: list[str]
+    check_settings: dict
     access_mode: str
     default_for: list[str]
     created_at: datetime

@@ -703,6 +703,19 @@ def version_process(*, version_id: int) -> None:
                 obj=asset,
                 data={"version": version.number},
             )
+            _auto_moderate_later(asset, version.number)
+
+
+def _auto_moderate_later(asset: Asset, number: int) -> None:
+    """A pending upload whose preset runs automatic checks is checked once processed."""
+    from assets.models import ModerationStatus
+
+    if asset.moderation_status != ModerationStatus.PENDING or asset.preset_id is None:
+        return
+    from moderation.tasks import auto_moderate
+
+    args = (asset.pk, number)
+    transaction.on_commit(lambda: auto_moderate.delay(*args), robust=True)
 
 
 def _renditions_make(
@@ -1439,7 +1452,7 @@ def assets_bulk(
 # old blob (no copy). With "automatic backup" off, the replaced version's blob is
 # released: the row stays for history with `blob_released_at`, and the file is deleted
 # after the commit, under the blob's hash lock, when no unreleased version still needs it.
-PRESET_AUTO_CHECKS = ("content_safety", "min_size", "blur", "near_duplicates")
+PRESET_AUTO_CHECKS = ("content_safety", "min_size", "blur", "file_size", "near_duplicates")
 PRESET_TAG_LIMIT = 50
 PRESET_LOCK_KEY = 0x9E5E7  # serialises preset writes (one default preset per type)
 PUBLIC_ID_SUFFIX_TRIES = 8
@@ -1513,6 +1526,13 @@ def _clean_preset(changes: dict) -> dict:
         for check in checks:
             _clean_choice(check, PRESET_AUTO_CHECKS, "auto_checks", "Each automatic check")
         cleaned["auto_checks"] = checks
+    if "check_settings" in changes:
+        from moderation.checks import clean_settings
+
+        try:
+            cleaned["check_settings"] = clean_settings(changes["check_settings"])
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field="check_settings") from None
     if "access_mode" in changes:
         cleaned["access_mode"] = _clean_choice(
             changes["access_mode"], AccessMode.values, "access_mode", "Access mode"
@@ -1563,6 +1583,7 @@ def preset_fields(preset) -> dict:
         "tags": list(preset.tags),
         "moderation": preset.moderation,
         "auto_checks": list(preset.auto_checks),
+        "check_settings": dict(preset.check_settings or {}),
         "access_mode": preset.access_mode,
         "default_for": list(preset.default_for),
     }
@@ -1578,6 +1599,7 @@ def preset_create(
     tags=(),
     moderation: str = "none",
     auto_checks=(),
+    check_settings=None,
     access_mode: str = "public",
     default_for=(),
 ):
@@ -1593,6 +1615,7 @@ def preset_create(
             "tags": tags,
             "moderation": moderation,
             "auto_checks": auto_checks,
+            "check_settings": check_settings,
             "access_mode": access_mode,
             "default_for": default_for,
         }
@@ -1622,6 +1645,7 @@ def preset_update(*, actor, preset, **changes):
         "tags",
         "moderation",
         "auto_checks",
+        "check_settings",
         "access_mode",
         "default_for",
     }

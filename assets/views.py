@@ -54,6 +54,9 @@ def library(request, folder_id: int | None = None):
         **_grid_context(request, folder),
         **_library_metadata_context(folder, level),
         "collection_targets": _collection_targets(user) if folder else [],
+        "can_moderate_here": folder is not None
+        and policy.can_moderate_somewhere(user)
+        and (policy.is_admin_role(user) or level >= Level.EDIT),
     }
     return render(request, "assets/library.html", context)
 
@@ -217,6 +220,22 @@ def asset_detail(request, asset_id: int):
     context = _detail_context(request, asset)
     context.update(_came_from_collection(request, user, asset))
     return render(request, "assets/asset_detail.html", context)
+
+
+def _moderation_context(user, asset) -> dict:
+    """The asset page's moderation card: its status for everyone who sees the asset, the
+    history and the approve/reject form for those who may moderate it."""
+    from assets.models import ModerationStatus
+    from moderation import selectors as moderation_selectors
+
+    can_moderate = policy.can_moderate_asset(user, asset)
+    moderated = asset.moderation_status != ModerationStatus.NOT_MODERATED
+    return {
+        "can_moderate": can_moderate,
+        "moderation_history": moderation_selectors.history(asset)
+        if can_moderate and moderated
+        else [],
+    }
 
 
 def _came_from_collection(request, user, asset) -> dict:
@@ -517,6 +536,14 @@ def library_bulk(request, folder_id: int):
     if not ids:
         messages.error(request, "Select at least one asset first.")
         return back
+    if action in ("approve", "reject"):
+        from moderation.views import decide_from_request
+
+        request.POST = request.POST.copy()
+        request.POST["decision"] = action
+        request.POST["reason"] = request.POST.get("reason_reject", "")
+        decide_from_request(request, user, ids)
+        return back
     if action == "add_to_collection":
         from assets.collection_views import add_to_collection
 
@@ -595,6 +622,7 @@ def _detail_context(request, asset, **extra):
         "can_edit_asset": level >= Level.EDIT,
         "can_manage_asset": level >= Level.MANAGE,
         "collection_targets": [] if through_collection else add_targets(user),
+        **_moderation_context(user, asset),
         "comments": selectors.asset_comments(asset=asset),
         "context_text": "\n".join(f"{k}={v}" for k, v in (asset.context or {}).items()),
         **extra,
@@ -740,8 +768,9 @@ def _preset_context(**extra) -> dict:
 
 def _preset_form_save(request, form, preset=None):
     """Validate through the service; field errors land on the form. Returns the preset."""
-    data = dict(form.cleaned_data)
+    data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("th__")}
     data["tags"] = data["tags"] or ""
+    data["check_settings"] = form.check_settings()
     try:
         if preset is None:
             return services.preset_create(actor=request.user, **data)
@@ -800,7 +829,7 @@ def preset_edit(request, name: str):
         "access_mode": preset.access_mode,
         "default_for": preset.default_for,
     }
-    form = PresetForm(request.POST or None, initial=initial)
+    form = PresetForm(request.POST or None, initial=initial, check_settings=preset.check_settings)
     if request.method == "POST" and form.is_valid():
         saved = _preset_form_save(request, form, preset)
         if saved is not None:

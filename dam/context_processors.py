@@ -3,6 +3,17 @@ from django.urls import reverse
 from accounts import policy
 
 
+def _unread(user):
+    """Unread notifications, counted only when a page shows the bell (lazily)."""
+    from django.utils.functional import SimpleLazyObject
+
+    from dam.models import Notification
+
+    return SimpleLazyObject(
+        lambda: Notification.objects.filter(user=user, read_at__isnull=True).count()
+    )
+
+
 def navigation(request):
     """The left navigation, each entry only for roles that may use it."""
     user = getattr(request, "user", None)
@@ -28,6 +39,7 @@ def navigation(request):
         if section is None and path.startswith(url):
             section = key
     return {
+        "unread_notifications": _unread(user),
         "nav_items": items,
         "nav_active": section,
         "can_manage_users": policy.can_manage_users(user),

@@ -50,3 +50,31 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return "Preferences"
+
+
+class Notification(models.Model):
+    """Something a user should know (a rejected upload, ...): shown in the app until read,
+    and usually emailed too."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40)
+    message = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                name="notification_unread",
+                condition=models.Q(read_at__isnull=True),
+            ),
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

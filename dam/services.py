@@ -27,3 +27,22 @@ def audit_record(
         data=data or {},
         ip=client_ip.get(),
     )
+
+
+def notify(*, user, kind: str, message: str, link: str = ""):
+    """An in-app notification (shown until read)."""
+    from dam.models import Notification
+
+    return Notification.objects.create(user=user, kind=kind, message=message[:2000], link=link)
+
+
+def notifications_mark_read(*, user, ids=None) -> int:
+    """Mark the user's notifications read (all, or those `ids`)."""
+    from django.utils import timezone
+
+    from dam.models import Notification
+
+    rows = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    return rows.update(read_at=timezone.now())

@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("metadata.urls")),
     path("", include("assets.collection_urls")),
     path("moderation/", moderation_views.queue, name="moderation"),
+    path("moderation/decide/", moderation_views.decide, name="moderation_decide"),
+    path("notifications/", views.notifications, name="notifications"),
     path("reports/", views.reports, name="reports"),
     path("settings/", account_views.settings_users, name="settings"),
     path("api/v1/", api.urls),

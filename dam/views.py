@@ -91,3 +91,25 @@ def error_500(request):
     if _wants_json(request):
         return error_response(500, "Something went wrong on our side; it has been logged.")
     return render(request, "errors/500.html", status=500)
+
+
+@login_required
+def notifications(request):
+    """The user's notifications, newest first; opening the page marks them read (and a
+    POST marks them read without leaving)."""
+    from django.core.paginator import Paginator
+
+    from dam.models import Notification
+    from dam.services import notifications_mark_read
+
+    rows = Notification.objects.filter(user=request.user)
+    page = Paginator(rows, 30).get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    unread = [n.pk for n in items if n.read_at is None]
+    if unread:
+        notifications_mark_read(user=request.user, ids=unread)
+    if request.method == "POST":
+        notifications_mark_read(user=request.user)
+        return redirect("notifications")
+    context = {"page": page, "items": items, "unread": set(unread)}
+    return render(request, "dam/notifications.html", context)

@@ -215,6 +215,7 @@ PRESET_KEYS = {
     "tags",
     "moderation",
     "auto_checks",
+    "check_settings",
     "access_mode",
     "default_for",
     "created_at",

@@ -46,7 +46,7 @@ def register(benchmark: Benchmark) -> Benchmark:
 
 def load() -> dict[str, Benchmark]:
     """Import every benchmark module (each registers itself) and return the registry."""
-    from dam.management.benchmarks import access, metadata, renditions  # noqa: F401
+    from dam.management.benchmarks import access, metadata, moderation, renditions  # noqa: F401
 
     return BENCHMARKS
 
