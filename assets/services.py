@@ -21,6 +21,8 @@ from assets.models import (
     AssetType,
     AssetVersion,
     Folder,
+    ModerationMode,
+    ModerationStatus,
     ProcessingStatus,
     Rendition,
 )
@@ -708,8 +710,6 @@ def version_process(*, version_id: int) -> None:
 
 def _auto_moderate_later(asset: Asset, number: int) -> None:
     """A pending upload whose preset runs automatic checks is checked once processed."""
-    from assets.models import ModerationStatus
-
     if asset.moderation_status != ModerationStatus.PENDING or asset.preset_id is None:
         return
     from moderation.tasks import auto_moderate
@@ -1589,6 +1589,14 @@ def preset_fields(preset) -> dict:
     }
 
 
+def _require_checks(moderation: str, auto_checks) -> None:
+    """Automatic moderation with no check would leave every upload pending unseen."""
+    if moderation == ModerationMode.AUTO and not auto_checks:
+        raise ValidationFailed(
+            "Choose at least one automatic check, or use manual review.", field="auto_checks"
+        )
+
+
 def preset_create(
     *,
     actor,
@@ -1620,6 +1628,7 @@ def preset_create(
             "default_for": default_for,
         }
     )
+    _require_checks(fields["moderation"], fields["auto_checks"])
     try:
         with transaction.atomic():
             _preset_lock()
@@ -1663,6 +1672,10 @@ def preset_update(*, actor, preset, **changes):
                 _require_free_preset_name(fields["name"], fresh.pk)
             if "default_for" in fields:
                 _require_free_defaults(fields["default_for"], fresh.pk)
+            _require_checks(
+                fields.get("moderation", fresh.moderation),
+                fields.get("auto_checks", fresh.auto_checks),
+            )
             before = preset_fields(fresh)
             for field, value in fields.items():
                 setattr(fresh, field, value)
@@ -1914,6 +1927,9 @@ def _version_rows_create(
         changes["type"] = kind
     if preset is not None and preset.moderation != "none":
         changes["moderation_status"] = _preset_moderation(preset)
+    elif asset.moderation_status != ModerationStatus.NOT_MODERATED:
+        # A moderated asset's new file is judged again: an approval was of the old one.
+        changes["moderation_status"] = ModerationStatus.PENDING
     keep = preferences_get().keep_metadata_on_new_version
     if not keep:
         changes.update(tags=tags, metadata={}, context={})
@@ -2002,6 +2018,9 @@ def asset_version_restore(*, actor, asset: Asset, number: int) -> Asset:
             "processing_status": ProcessingStatus.PROCESSING,
             "processing_error": "",
         }
+        if asset.moderation_status != ModerationStatus.NOT_MODERATED:
+            # The restored file is judged again (it may have been the rejected one).
+            changes["moderation_status"] = ModerationStatus.PENDING
         for field, value in changes.items():
             setattr(asset, field, value)
         asset.save(update_fields=[*changes, "updated_at"])

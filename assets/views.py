@@ -541,7 +541,8 @@ def library_bulk(request, folder_id: int):
 
         request.POST = request.POST.copy()
         request.POST["decision"] = action
-        request.POST["reason"] = request.POST.get("reason_reject", "")
+        # The reject dialog's reason belongs to a rejection only.
+        request.POST["reason"] = request.POST.get("reason_reject", "") if action == "reject" else ""
         decide_from_request(request, user, ids)
         return back
     if action == "add_to_collection":
@@ -776,6 +777,8 @@ def _preset_form_save(request, form, preset=None):
             return services.preset_create(actor=request.user, **data)
         return services.preset_update(actor=request.user, preset=preset, **data)
     except services.ServiceError as exc:
+        if exc.field == "check_settings":  # shown beside the thresholds
+            form.threshold_error = exc.message
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return None
 

@@ -60,6 +60,8 @@ class Notification(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
     kind = models.CharField(max_length=40)
+    # Set by senders that may run twice (a retried task): one notification per key.
+    key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     message = models.TextField()
     link = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

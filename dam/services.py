@@ -29,11 +29,15 @@ def audit_record(
     )
 
 
-def notify(*, user, kind: str, message: str, link: str = ""):
-    """An in-app notification (shown until read)."""
+def notify(*, user, kind: str, message: str, link: str = "", key: str | None = None):
+    """An in-app notification (shown until read). With a `key`, at most one is made for
+    it, so a sender that runs twice notifies once. Returns (notification, created)."""
     from dam.models import Notification
 
-    return Notification.objects.create(user=user, kind=kind, message=message[:2000], link=link)
+    fields = {"user": user, "kind": kind, "message": message[:2000], "link": link}
+    if key is None:
+        return Notification.objects.create(**fields), True
+    return Notification.objects.get_or_create(key=key, defaults=fields)
 
 
 def notifications_mark_read(*, user, ids=None) -> int:

@@ -48,9 +48,13 @@ class QueuePage(Schema):
 class DecideIn(ObjectIn):
     decision: Literal["approve", "reject"]
     reason: str = ""
+    # The version you reviewed: if a newer one arrived, nothing is decided (409).
+    version: StrictInt | None = None
 
 
-class DecideManyIn(DecideIn):
+class DecideManyIn(ObjectIn):
+    decision: Literal["approve", "reject"]
+    reason: str = ""
     ids: list[StrictInt]
 
 
@@ -128,6 +132,10 @@ def moderation_decide(request, asset_id: int, payload: DecideIn):
     user = _moderator(request)
     asset = policy.get_asset_or_404(user, asset_id)
     decision = services.decide(
-        actor=user, asset=asset, decision=payload.decision, reason=payload.reason
+        actor=user,
+        asset=asset,
+        decision=payload.decision,
+        reason=payload.reason,
+        version=payload.version,
     )
     return decision_out(decision)

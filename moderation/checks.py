@@ -241,12 +241,12 @@ def near_duplicates(asset, s: dict) -> Result:
         return Result(Check.NEAR_DUPLICATES, Outcome.APPROVE, None, "Nothing to compare with.")
     details = {"nearest": other, "distance": distance}
     if distance <= s["reject_within"]:
-        reason = f"Near-duplicate of asset {other} (distance {distance} of 64)."
+        reason = f"Near-duplicate of an existing asset (distance {distance} of 64)."
         return Result(Check.NEAR_DUPLICATES, Outcome.REJECT, float(distance), reason, details)
     if distance > s["approve_beyond"]:
         reason = f"No near-duplicate (closest is {distance} of 64 bits away)."
         return Result(Check.NEAR_DUPLICATES, Outcome.APPROVE, float(distance), reason, details)
-    reason = f"Similar to asset {other} (distance {distance} of 64): needs a human look."
+    reason = f"Similar to an existing asset (distance {distance} of 64): needs a human look."
     return Result(Check.NEAR_DUPLICATES, Outcome.PENDING, float(distance), reason, details)
 
 

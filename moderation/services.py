@@ -13,7 +13,7 @@ from django.db import transaction
 
 from accounts import policy
 from assets.models import Asset, ModerationMode, ModerationStatus
-from dam.errors import NotAllowed, ValidationFailed
+from dam.errors import Conflict, NotAllowed, ServiceError, ValidationFailed
 from dam.services import audit_record
 from moderation import checks
 from moderation.models import Check, Decision, DecisionKind, Outcome
@@ -54,16 +54,28 @@ def _notify_rejected(decision: Decision) -> None:
 
 
 # -- people ---------------------------------------------------------------------------------
-def decide(*, actor, asset: Asset, decision: str, reason="") -> Decision:
+def decide(*, actor, asset: Asset, decision: str, reason="", version=None) -> Decision:
     """Approve or reject one asset (an override when the last decision was automatic, or
-    when a human changes their mind)."""
+    when a human changes their mind). `version`: the version the moderator looked at; if
+    a newer one arrived meanwhile, nothing is decided (409)."""
     if decision not in (Outcome.APPROVE, Outcome.REJECT):
         raise ValidationFailed("The decision is approve or reject.", field="decision")
     reason = _clean_reason(reason)
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ValidationFailed("version is a version number.", field="version")
     if not policy.can_moderate_asset(actor, asset):
         raise NotAllowed("You cannot moderate this asset.")
     with transaction.atomic():
         asset = Asset.objects.select_for_update().get(pk=asset.pk)
+        if asset.moderation_status == ModerationStatus.NOT_MODERATED:
+            raise Conflict(
+                f"“{asset.display_name}” is not moderated: its upload preset has no review."
+            )
+        if version is not None and version != asset.version:
+            raise Conflict(
+                f"“{asset.display_name}” has a newer version ({asset.version}) than the one "
+                f"you reviewed ({version}); look at it again."
+            )
         previous = latest_decision(asset)
         before = asset.moderation_status
         row = Decision.objects.create(
@@ -87,9 +99,9 @@ def decide(*, actor, asset: Asset, decision: str, reason="") -> Decision:
     return row
 
 
-def decide_many(*, actor, ids, decision: str, reason="") -> dict:
+def decide_many(*, actor, ids, decision: str, reason="", versions=None) -> dict:
     """One decision on many assets, each checked on its own; invisible or missing ids
-    fail alike ("Not found.")."""
+    fail alike ("Not found."). `versions`: {asset id: the version the moderator saw}."""
     from django.http import Http404
 
     if decision not in (Outcome.APPROVE, Outcome.REJECT):
@@ -104,13 +116,14 @@ def decide_many(*, actor, ids, decision: str, reason="") -> dict:
     for asset_id in dict.fromkeys(ids):
         try:
             asset = policy.get_asset_or_404(actor, asset_id)
-            decide(actor=actor, asset=asset, decision=decision, reason=reason)
+            seen = (versions or {}).get(asset.pk)
+            decide(actor=actor, asset=asset, decision=decision, reason=reason, version=seen)
             done.append(asset.pk)
         except (Http404, Asset.DoesNotExist):
             failed[str(asset_id)] = "Not found."
         except policy.PermissionDeniedForLevel as exc:
             failed[str(asset_id)] = str(exc)
-        except NotAllowed as exc:
+        except ServiceError as exc:  # not allowed, not moderated, a newer version
             failed[str(asset_id)] = exc.message
     return {"done": done, "failed": failed}
 
@@ -206,29 +219,68 @@ def auto_moderate(*, asset_id: int, version: int) -> str | None:
 
 def notify_rejection(*, decision_id: int) -> int:
     """Tell the uploader their asset was rejected: in the app and by email."""
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.urls import reverse
-
     from dam.services import notify
 
-    decision = (
-        Decision.objects.select_related("asset", "asset__created_by", "decided_by")
-        .filter(pk=decision_id)
+    found = _rejection(decision_id)
+    if found is None:
+        return 0
+    decision, uploader, message, link = found
+    _, created = notify(
+        user=uploader,
+        kind="asset.rejected",
+        message=message,
+        link=link,
+        key=f"rejection:{decision.pk}",
+    )
+    if created:  # the email has its own task: a failed send is retried alone
+        from moderation.tasks import email_rejection
+
+        transaction.on_commit(lambda: email_rejection.delay(decision.pk), robust=True)
+    return 1
+
+
+def _rejection(decision_id: int):
+    """(decision, uploader, message, link) if the uploader should still hear of it: the
+    decision is the asset's latest and the asset is still rejected and live; the
+    uploader is whoever uploaded the judged version, active, and not the decider."""
+    from django.urls import reverse
+
+    from assets.models import AssetVersion
+
+    decision = Decision.objects.select_related("asset", "decided_by").filter(pk=decision_id).first()
+    if decision is None:
+        return None
+    asset = decision.asset
+    if asset.deleted_at is not None or asset.moderation_status != ModerationStatus.REJECTED:
+        return None
+    latest = latest_decision(asset)
+    if latest is None or latest.pk != decision.pk:
+        return None  # someone decided again since
+    judged = (
+        AssetVersion.objects.select_related("created_by")
+        .filter(asset=asset, number=decision.version)
         .first()
     )
-    if decision is None or decision.asset.deleted_at is not None:
-        return 0
-    asset = decision.asset
-    uploader = asset.created_by
+    uploader = judged.created_by if judged else asset.created_by
     if not uploader.is_active or uploader.pk == decision.decided_by_id:
-        return 0
+        return None
     why = decision.reason or "No reason was given."
-    message = f"“{asset.display_name}” was rejected ({decision.decided_by_label}): {why}"
-    link = reverse("assets:detail", args=[asset.pk])
-    notify(user=uploader, kind="asset.rejected", message=message, link=link)
+    name = " ".join(asset.display_name.split())  # no line breaks in a mail subject
+    message = f"“{name}” was rejected ({decision.decided_by_label}): {why}"
+    return decision, uploader, message, reverse("assets:detail", args=[asset.pk])
+
+
+def email_rejection(*, decision_id: int) -> int:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    found = _rejection(decision_id)
+    if found is None:
+        return 0
+    decision, uploader, message, link = found
+    name = " ".join(decision.asset.display_name.split())
     send_mail(
-        f"“{asset.display_name}” was rejected",
+        f"“{name}” was rejected"[:200],
         f"Hello {uploader.get_short_name()},\n\n{message}\n\n"
         f"Open it: {settings.DAM_BASE_URL.rstrip('/')}{link}\n",
         settings.DEFAULT_FROM_EMAIL,

@@ -24,3 +24,14 @@ def auto_moderate(asset_id: int, version: int):
 )
 def notify_rejection(decision_id: int):
     return services.notify_rejection(decision_id=decision_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, ConnectionError, OSError),
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+)
+def email_rejection(decision_id: int):
+    return services.email_rejection(decision_id=decision_id)

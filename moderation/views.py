@@ -73,6 +73,17 @@ def _back(request):
     return redirect("moderation")
 
 
+def _versions(request) -> dict[int, int]:
+    """{asset id: version} from `version_<id>` fields: what the moderator looked at."""
+    seen = {}
+    for key, value in request.POST.items():
+        pk = key.removeprefix("version_")
+        valid = key.startswith("version_") and policy.is_valid_id(pk)
+        if valid and value.isascii() and value.isdigit() and len(value) < 10:
+            seen[int(pk)] = int(value)
+    return seen
+
+
 def decide_from_request(request, user, ids) -> None:
     """Shared by the queue, the library grid and the asset page: one decision on the
     chosen assets, and a message saying what happened."""
@@ -82,7 +93,11 @@ def decide_from_request(request, user, ids) -> None:
         return
     try:
         result = services.decide_many(
-            actor=user, ids=ids, decision=decision, reason=request.POST.get("reason", "")
+            actor=user,
+            ids=ids,
+            decision=decision,
+            reason=request.POST.get("reason", ""),
+            versions=_versions(request),
         )
     except ServiceError as exc:
         messages.error(request, exc.message)

@@ -141,7 +141,9 @@ def test_preset_applies_folder_tags_access_moderation(admin, brand):
     assert asset.tags == ["mine", "campaign"]
     assert asset.access_mode == "restricted" and asset.moderation_status == "pending"
     assert asset.preset == preset
-    auto = services.preset_create(actor=admin, name="auto", moderation="auto")
+    auto = services.preset_create(
+        actor=admin, name="auto", moderation="auto", auto_checks=["min_size"]
+    )
     assert upload(admin, brand, preset=auto).moderation_status == "pending"
     none = services.preset_create(actor=admin, name="none")
     assert upload(admin, brand, preset=none).moderation_status == "not_moderated"

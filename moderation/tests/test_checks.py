@@ -131,7 +131,8 @@ def test_a_near_duplicate_is_rejected(admin, folder, django_capture_on_commit_ca
     assert first.moderation_status == "approved"  # nothing to compare with but others
     decision = auto_decisions(again)["near_duplicates"]
     assert again.moderation_status == "rejected" and decision.details["nearest"] == first.pk
-    assert decision.score <= 4 and f"Near-duplicate of asset {first.pk}" in decision.reason
+    assert decision.score <= 4 and "Near-duplicate of an existing asset" in decision.reason
+    assert str(first.pk) not in decision.reason  # the other asset may be invisible to them
     assert other.moderation_status == "approved"
     assert checks.nearest_duplicate(other)[0] > 10
 

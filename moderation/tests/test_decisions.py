@@ -298,3 +298,111 @@ def test_notifications_page_marks_read(client, world, django_capture_on_commit_c
     assert "was rejected" in page and "New" in page
     assert Notification.objects.get().read_at is not None
     assert 'aria-label="Notifications"' in client.get("/notifications/").content.decode()
+
+
+# -- regressions from review ---------------------------------------------------------------
+def test_restoring_a_version_sets_the_asset_pending(world):
+    from assets.models import AssetVersion
+
+    asset = world["mine"]
+    services.decide(actor=world["admin"], asset=asset, decision="approve")
+    AssetVersion.objects.create(
+        asset=asset,
+        number=2,
+        blob_name=asset.current_version.blob_name,
+        sha256=asset.current_version.sha256,
+        bytes=asset.bytes,
+        original_filename="v2.jpg",
+        format="jpg",
+        mime_type="image/jpeg",
+        created_by=world["admin"],
+    )
+    Asset.objects.filter(pk=asset.pk).update(version=2)
+    asset.refresh_from_db()
+    asset_services.asset_version_restore(actor=world["admin"], asset=asset, number=1)
+    asset.refresh_from_db()
+    assert (asset.version, asset.moderation_status) == (3, "pending")
+
+
+def test_the_uploader_of_the_judged_version_is_told_once(world, django_capture_on_commit_callbacks):
+    from assets.models import AssetVersion
+
+    other = UserFactory(first_name="Otto")
+    AssetVersion.objects.filter(asset=world["mine"], number=1).update(created_by=other)
+    Asset.objects.filter(pk=world["mine"].pk).update(display_name="Two\nlines")
+    world["mine"].refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        decision = services.decide(actor=world["admin"], asset=world["mine"], decision="reject")
+    assert [m.to for m in mail.outbox] == [[other.email]]
+    assert mail.outbox[0].subject == "“Two lines” was rejected"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notify_rejection(decision_id=decision.pk)  # a redelivered task
+    assert Notification.objects.filter(user=other).count() == 1 and len(mail.outbox) == 1
+
+
+def test_a_rejection_overturned_before_the_notice_is_not_sent(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.decide(actor=world["admin"], asset=world["mine"], decision="reject")
+    services.decide(actor=world["admin"], asset=world["mine"], decision="approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in callbacks:
+            callback()
+    assert not Notification.objects.exists() and not mail.outbox
+
+
+def test_a_newer_version_than_the_one_reviewed_is_not_decided(client, world):
+    from dam.errors import Conflict
+
+    with pytest.raises(Conflict) as info:
+        services.decide(actor=world["admin"], asset=world["mine"], decision="approve", version=7)
+    assert "newer version" in info.value.message
+    client.force_login(world["admin"])
+    response = client.post(
+        f"{API}/moderation/{world['mine'].pk}",
+        {"decision": "approve", "version": 7},
+        "application/json",
+    )
+    assert response.status_code == 409
+    page = client.post(
+        "/moderation/decide/",
+        {"ids": [world["mine"].pk], f"version_{world['mine'].pk}": "7", "decision": "approve"},
+    )
+    assert any("newer version" in t for t in texts(page))
+    world["mine"].refresh_from_db()
+    assert world["mine"].moderation_status == "pending"
+
+
+def test_unmoderated_assets_are_not_decided(world):
+    from dam.errors import Conflict
+    from dam.testing import make_asset
+
+    plain = make_asset(world["brand"], actor=world["admin"], name="plain.jpg")
+    with pytest.raises(Conflict) as info:
+        services.decide(actor=world["admin"], asset=plain, decision="reject")
+    assert "is not moderated" in info.value.message
+    plain.refresh_from_db()
+    assert plain.moderation_status == "not_moderated"
+
+
+def test_library_approve_ignores_a_reason_typed_for_rejecting(client, world):
+    client.force_login(world["moderator"])
+    client.post(
+        f"/library/folders/{world['brand'].pk}/bulk/",
+        {"action": "approve", "ids": [world["mine"].pk], "reason_reject": "typed then cancelled"},
+    )
+    assert Decision.objects.get(asset=world["mine"]).reason == ""
+
+
+def test_automatic_moderation_needs_a_check(world):
+    from dam.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as info:
+        asset_services.preset_create(actor=world["admin"], name="empty", moderation="auto")
+    assert info.value.field == "auto_checks"
+    preset = asset_services.preset_create(
+        actor=world["admin"], name="ok", moderation="auto", auto_checks=["blur"]
+    )
+    with pytest.raises(ValidationFailed):
+        asset_services.preset_update(actor=world["admin"], preset=preset, auto_checks=[])

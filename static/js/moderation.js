@@ -7,7 +7,7 @@
   const all = document.getElementById("select-all");
   const dialog = document.getElementById("reject-dialog");
   const boxes = () => Array.from(document.querySelectorAll("input.tile-select-row"));
-  const chosen = () => boxes().filter((b) => b.checked).map((b) => b.value);
+  const chosen = () => boxes().filter((b) => b.checked).map((b) => [b.value, b.dataset.version]);
 
   function update() {
     const n = chosen().length;
@@ -26,13 +26,16 @@
   function openReject(ids, what) {
     if (!dialog) return;
     const holder = dialog.querySelector("[data-reject-ids]");
-    holder.replaceChildren(...ids.map((id) => {
+    const hidden = (name, value) => {
       const input = document.createElement("input");
       input.type = "hidden";
-      input.name = "ids";
-      input.value = id;
+      input.name = name;
+      input.value = value;
       return input;
-    }));
+    };
+    // Each id with the version the moderator saw: a newer file is not decided blindly.
+    holder.replaceChildren(...ids.flatMap(([id, version]) =>
+      [hidden("ids", id), hidden(`version_${id}`, version || "")]));
     dialog.querySelector("[data-reject-what]").textContent = what;
     dialog.showModal();
     dialog.querySelector("textarea").focus();
@@ -40,7 +43,7 @@
   document.addEventListener("click", (event) => {
     const one = event.target.closest("[data-reject-one]");
     if (one) {
-      openReject([one.dataset.rejectOne], `“${one.dataset.name}”`);
+      openReject([[one.dataset.rejectOne, one.dataset.version]], `“${one.dataset.name}”`);
       return;
     }
     if (event.target.closest("[data-reject-selected]")) {
