@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -137,6 +138,9 @@ class Asset(models.Model):
     # colours, page count, video codec... (JSON); the perceptual hash is its own column.
     facts = models.JSONField(default=dict, blank=True)
     phash = models.CharField(max_length=16, blank=True, db_index=True)
+    # Full-text search: kept by PostgreSQL triggers (migration 0006) from the name and
+    # tags (weight A), the file name (B), metadata and context values (C), comments (D).
+    search_vector = SearchVectorField(null=True, editable=False)
     pages = models.PositiveIntegerField(null=True, blank=True)
     preset = models.ForeignKey(
         "UploadPreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -173,6 +177,7 @@ class Asset(models.Model):
             GinIndex(fields=["ancestors"], name="asset_ancestors_gin"),
             GinIndex(fields=["tags"], name="asset_tags_gin"),
             GinIndex(fields=["metadata"], name="asset_metadata_gin"),
+            GinIndex(fields=["search_vector"], name="asset_search_gin"),
             models.Index(fields=["folder", "-created_at"], name="asset_folder_created"),
         ]
 

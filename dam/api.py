@@ -98,3 +98,4 @@ api.add_router("", "assets.api_uploads.router")  # resumable uploads
 api.add_router("", "metadata.api.router")
 api.add_router("", "assets.collection_api.router")
 api.add_router("", "moderation.api.router")
+api.add_router("", "assets.search_api.router")

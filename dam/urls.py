@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from accounts import views as account_views
+from assets import search_views
 from dam import views
 from dam.api import api
 from moderation import views as moderation_views
@@ -16,6 +17,7 @@ urlpatterns = [
     path("moderation/", moderation_views.queue, name="moderation"),
     path("moderation/decide/", moderation_views.decide, name="moderation_decide"),
     path("notifications/", views.notifications, name="notifications"),
+    path("search/", search_views.search_page, name="search"),
     path("reports/", views.reports, name="reports"),
     path("settings/", account_views.settings_users, name="settings"),
     path("api/v1/", api.urls),

@@ -1,0 +1,298 @@
+"""Search: the query language compiled to one permission-filtered queryset, plus facets.
+
+Everything starts from `policy.visible_assets(user, minimum=Level.COLLECTION)`: assets
+the user sees through folders or shared collections, and nothing else is ever counted or
+returned. Free text uses the trigger-maintained `search_vector` (GIN; prefix matching for
+words, phrase matching for quoted text); tags, metadata and context use GIN containment
+where the operator allows it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts import policy
+from accounts.policy import Level
+from assets.models import AccessMode, Asset, AssetType, ModerationStatus
+from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse
+
+SORTS = ("created_at", "-created_at", "display_name", "-bytes", "relevance")
+FACET_TAGS = 20
+TEXT_CONFIG = "simple"
+CHOICES = {
+    "type": AssetType.values,
+    "moderation_status": ModerationStatus.values,
+    "access_mode": AccessMode.values,
+}
+NUMBERS = ("bytes", "width", "height")
+DATES = ("created_at", "updated_at")
+UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+RELATIVE = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
+            "m": timedelta(days=30), "y": timedelta(days=365)}  # fmt: skip
+NUMBER_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$")
+RELATIVE_RE = re.compile(r"^(\d{1,5})([hdwmy])$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WORD_RE = re.compile(r"[\w]+", re.UNICODE)
+FIELDS_HELP = (
+    "tags, type, format, folder, bytes, width, height, created_at, updated_at, "
+    "moderation_status, access_mode, uploader, metadata.<external ID>, context.<key>"
+)
+
+
+@dataclass
+class Params:
+    q: str = ""
+    expression: str = ""
+    folder: object | None = None  # a Folder the user may see
+    include_subfolders: bool = True
+    type: str = ""
+    format: str = ""
+    tags: list[str] = field(default_factory=list)
+    moderation_status: str = ""
+    access_mode: str = ""
+    created_by: int | None = None
+    sort: str = "-created_at"
+
+
+# -- text -------------------------------------------------------------------------------------
+def _words(text: str) -> list[str]:
+    return WORD_RE.findall(text.lower())[:30]
+
+
+def text_query(text: str, *, phrase: bool = False) -> SearchQuery | None:
+    """Words with prefix matching (as you type), or a phrase; None when nothing is left."""
+    words = _words(text)
+    if not words:
+        return None
+    if phrase:
+        return SearchQuery(" ".join(words), search_type="phrase", config=TEXT_CONFIG)
+    raw = " & ".join(f"{w}:*" for w in words)
+    return SearchQuery(raw, search_type="raw", config=TEXT_CONFIG)
+
+
+# -- the language -------------------------------------------------------------------------------
+def _error(term: Compare, message: str):
+    raise QuerySyntaxError(message, term.position)
+
+
+def _number(term: Compare, *, units: bool) -> float:
+    match = NUMBER_RE.match(term.value.strip())
+    unit = match.group(2).lower() if match else None
+    if match is None or (unit and (not units or unit not in UNITS)):
+        what = "a number like 800 or 10MB" if units else "a number"
+        _error(term, f"{term.field} takes {what}, not “{term.value[:40]}”")
+    value = float(match.group(1)) * UNITS[unit or ""]
+    if value > 2**62:
+        _error(term, f"{term.field}: {term.value[:40]} is too large")
+    return value
+
+
+def _when(term: Compare) -> tuple[datetime, datetime | None]:
+    """(moment, end of day or None): a date is the whole day; `7d` is 7 days ago."""
+    value = term.value.strip().lower()
+    if (m := RELATIVE_RE.match(value)) is not None:
+        return timezone.now() - int(m.group(1)) * RELATIVE[m.group(2)], None
+    if DATE_RE.match(value):
+        try:
+            day = datetime.fromisoformat(value)
+        except ValueError:
+            _error(term, f"“{term.value[:40]}” is not a date")
+        start = timezone.make_aware(day, timezone.get_current_timezone())
+        return start, start + timedelta(days=1)
+    _error(term, f"{term.field} takes a date (2026-01-31) or an age (24h, 7d, 2w, 6m, 1y)")
+    raise AssertionError  # unreachable
+
+
+def _compare_range(name: str, op: str, value, end=None) -> Q:
+    """`name op value`; with `end`, the value is a span [value, end)."""
+    if op in (":", "="):
+        return Q(**{f"{name}__gte": value, f"{name}__lt": end}) if end else Q(**{name: value})
+    if op == "!=":
+        return ~_compare_range(name, "=", value, end)
+    lookup = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}[op]
+    if end is not None and op in (">", "<="):
+        value = end  # after that day / up to the end of that day
+    return Q(**{f"{name}__{lookup}": value})
+
+
+def _age_range(name: str, op: str, moment) -> Q:
+    """`created_at>7d`: newer than 7 days ago; `<7d`: older."""
+    flipped = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte", ":": "gte", "=": "gte"}
+    if op == "!=":
+        return ~Q(**{f"{name}__gte": moment})
+    return Q(**{f"{name}__{flipped[op]}": moment})
+
+
+def _metadata(term: Compare, key: str, schema) -> Q:
+    f = schema.by_id.get(key) or next(
+        (x for x in schema.fields if x.external_id.lower() == key.lower()), None
+    )
+    if f is None:
+        _error(term, f"There is no metadata field “{key[:60]}”")
+    name = f"metadata__{f.external_id}"
+    value = term.value
+    if f.is_list:
+        if term.op not in (":", "=", "!="):
+            _error(term, f"{f.label} is a list: use metadata.{f.external_id}:value")
+        wanted = value.strip().casefold()
+        option = next(
+            (o for o in f.options if wanted in (o.external_id.casefold(), o.label.casefold())),
+            None,
+        )
+        if option is None:
+            _error(term, f"{f.label} has no value “{value[:60]}”")
+        held = option.external_id if f.type == "enum" else [option.external_id]
+        q = Q(metadata__contains={f.external_id: held})  # blocked values match too
+        return ~q if term.op == "!=" else q
+    if f.type == "number":
+        return _compare_range(name, term.op, _number(term, units=False))
+    if f.type == "date":
+        if not DATE_RE.match(value.strip()):
+            _error(term, f"{f.label} takes a date like 2026-01-31")
+        return _compare_range(name, term.op, value.strip())
+    if term.op == ":":
+        return Q(**{f"{name}__icontains": value})
+    if term.op in ("=", "!="):
+        q = Q(**{f"{name}__iexact": value})
+        return ~q if term.op == "!=" else q
+    _error(term, f"{f.label} is text: use : (contains) or = (exact)")
+    raise AssertionError  # unreachable
+
+
+def _compare(term: Compare, schema) -> Q:
+    name, op, value = term.field, term.op, term.value
+    if name == "tags" or name == "tag":
+        if op not in (":", "=", "!="):
+            _error(term, "tags take : or =")
+        q = Q(tags__contains=[value])
+        return ~q if op == "!=" else q
+    if name in CHOICES or name == "format":
+        if op not in (":", "=", "!="):
+            _error(term, f"{name} takes : or =")
+        wanted = value.lower()
+        if name in CHOICES and wanted not in CHOICES[name]:
+            _error(term, f"{name} is one of {', '.join(CHOICES[name])}")
+        q = Q(**{name: wanted})
+        return ~q if op == "!=" else q
+    if name == "folder":
+        if not policy.is_valid_id(value) or op not in (":", "=", "!="):
+            _error(term, "folder takes a folder id, e.g. folder:12 (with its sub-folders)")
+        q = Q(ancestors__contains=[int(value)])
+        return ~q if op == "!=" else q
+    if name in ("uploader", "created_by"):
+        if not policy.is_valid_id(value) or op not in (":", "=", "!="):
+            _error(term, f"{name} takes a user id")
+        q = Q(created_by_id=int(value))
+        return ~q if op == "!=" else q
+    if name in NUMBERS:
+        return _compare_range(name, op, _number(term, units=name == "bytes"))
+    if name in DATES:
+        moment, end = _when(term)
+        if end is None:
+            return _age_range(name, op, moment)
+        return _compare_range(name, op, moment, end)
+    if name.startswith("metadata."):
+        return _metadata(term, name.split(".", 1)[1], schema)
+    if name.startswith("context."):
+        key = term.field.split(".", 1)[1]
+        if op == ":":
+            return Q(**{f"context__{key}__icontains": value})
+        if op in ("=", "!="):
+            q = Q(context__contains={key: value})
+            return ~q if op == "!=" else q
+        _error(term, "context values take : (contains) or = (exact)")
+    _error(term, f"Unknown field “{name[:60]}”; fields are {FIELDS_HELP}")
+    raise AssertionError  # unreachable
+
+
+def compile_tree(node, schema) -> Q:
+    if isinstance(node, Text):
+        query = text_query(node.value, phrase=node.phrase)
+        return Q(search_vector=query) if query is not None else Q()
+    if isinstance(node, Compare):
+        return _compare(node, schema)
+    if isinstance(node, Not):
+        return ~compile_tree(node.node, schema)
+    parts = [compile_tree(n, schema) for n in node.nodes]
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = (combined & part) if isinstance(node, And) else (combined | part)
+    return combined
+
+
+def expression_filter(expression: str) -> Q | None:
+    """The Q of an expression; QuerySyntaxError (with a position) on a mistake."""
+    from metadata import selectors as metadata_selectors
+
+    tree = parse(expression)
+    if tree is None:
+        return None
+    return compile_tree(tree, metadata_selectors.schema_get())
+
+
+# -- the search ----------------------------------------------------------------------------------
+def search(user, params: Params) -> QuerySet:
+    """Assets matching `params` that the user may view (folders or shared collections)."""
+    qs = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
+    if params.folder is not None:
+        if params.include_subfolders:
+            qs = qs.filter(ancestors__contains=[params.folder.pk])
+        else:
+            qs = qs.filter(folder=params.folder)
+    for name in ("type", "format", "moderation_status", "access_mode"):
+        value = getattr(params, name)
+        if value:
+            qs = qs.filter(**{name: value.lower() if name == "format" else value})
+    if params.tags:
+        qs = qs.filter(tags__contains=list(params.tags))
+    if params.created_by:
+        qs = qs.filter(created_by_id=params.created_by)
+    text = text_query(params.q) if params.q else None
+    if text is not None:
+        qs = qs.filter(search_vector=text)
+    if params.expression:
+        extra = expression_filter(params.expression)
+        if extra is not None:
+            qs = qs.filter(extra)
+    return _sorted(qs, params.sort, text)
+
+
+def _sorted(qs: QuerySet, sort: str, text) -> QuerySet:
+    if sort == "relevance" and text is not None:
+        return qs.annotate(rank=SearchRank(F("search_vector"), text)).order_by("-rank", "-id")
+    if sort == "created_at":
+        return qs.order_by("created_at", "id")
+    if sort == "display_name":
+        return qs.order_by(Lower("display_name"), "id")
+    if sort == "-bytes":
+        return qs.order_by("-bytes", "-id")
+    return qs.order_by("-created_at", "-id")
+
+
+def facets(qs: QuerySet) -> dict:
+    """Counts of the matching (so visible) assets by type, format and top tags."""
+    base = qs.order_by()
+    by_type = dict(base.values_list("type").annotate(n=Count("id")).values_list("type", "n"))
+    by_format = dict(base.values_list("format").annotate(n=Count("id")).values_list("format", "n"))
+    tags = _tag_counts(base)
+    return {"type": by_type, "format": by_format, "tags": tags}
+
+
+def _tag_counts(base: QuerySet) -> dict[str, int]:
+    from django.db import connection
+
+    sql, params = base.values("id", "tags").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT tag, count(*) FROM (SELECT unnest(s.tags) AS tag FROM ({sql}) s) t "
+            "GROUP BY tag ORDER BY count(*) DESC, tag LIMIT %s",
+            [*params, FACET_TAGS],
+        )
+        return dict(cursor.fetchall())

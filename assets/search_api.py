@@ -1,0 +1,81 @@
+"""GET /search (API.md "Search"): thin, over assets.search."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ninja import Query, Router, Schema, Status
+
+from accounts import policy
+from assets import search
+from assets.schemas import AssetOut, asset_out
+from assets.search_query import QuerySyntaxError
+from dam.errors import ValidationFailed
+from dam.pagination import PageParams, paginate
+
+router = Router(tags=["search"])
+
+
+class SearchPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[AssetOut]
+    facets: dict[str, dict[str, int]]
+
+
+class SyntaxErrorOut(Schema):
+    detail: str
+    code: str
+    position: int
+
+
+def _text(value: str, field: str, limit: int = 2000) -> str:
+    if "\x00" in value or len(value) > limit:
+        raise ValidationFailed(f"{field} has at most {limit} characters and no NUL.", field=field)
+    return value.strip()
+
+
+@router.get("/search", response={200: SearchPage, 400: SyntaxErrorOut}, summary="Search assets")
+def search_assets(
+    request,
+    q: str = "",
+    expression: str = "",
+    folder: int | None = None,
+    include_subfolders: bool = True,
+    type: Literal["image", "video", "raw"] | None = None,
+    format: str = "",
+    tags: str = "",
+    moderation_status: Literal["not_moderated", "pending", "approved", "rejected"] | None = None,
+    access_mode: Literal["public", "restricted"] | None = None,
+    created_by: int | None = None,
+    sort: Literal["created_at", "-created_at", "display_name", "-bytes", "relevance"] = (
+        "-created_at"
+    ),
+    paging: Query[PageParams] = None,
+):
+    """Only assets you can view (through folders or shared collections) are ever counted
+    or returned. `expression` is the query language; a mistake answers 400 with the
+    0-based `position` of the problem."""
+    user = request.auth
+    params = search.Params(
+        q=_text(q, "q", 500),
+        expression=_text(expression, "expression"),
+        folder=policy.get_folder_or_404(user, folder) if folder is not None else None,
+        include_subfolders=include_subfolders,
+        type=type or "",
+        format=_text(format, "format", 16),
+        tags=[t.strip() for t in _text(tags, "tags").split(",") if t.strip()][:20],
+        moderation_status=moderation_status or "",
+        access_mode=access_mode or "",
+        created_by=created_by,
+        sort=sort,
+    )
+    try:
+        rows = search.search(user, params)
+    except QuerySyntaxError as exc:
+        body = {"detail": str(exc), "code": "syntax_error", "position": exc.position}
+        return Status(400, body)
+    page = paginate(request, rows, lambda a: asset_out(a, request), paging or PageParams())
+    page["facets"] = search.facets(rows)
+    return page

@@ -1,0 +1,243 @@
+"""Search: every filter and field of the language against real PostgreSQL (the trigger-kept
+tsvector, GIN containment), permission filtering of results and facets, and the API's
+errors for mistakes and hostile input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.policy import CollectionLevel
+from assets import collection_services, services
+from assets import search as search_module
+from assets.models import Asset, Comment
+from dam.testing import AdminFactory, UserFactory, grant, make_asset, make_folder
+from metadata.demo import build_three_levels
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1"
+
+
+@pytest.fixture
+def world():
+    admin = AdminFactory()
+    brand = make_folder("/Brand/Logos", actor=admin).parent
+    logos = brand.children.get()
+    secret = make_folder("/Secret", actor=admin)
+    build_three_levels(admin)
+    cat = make_asset(brand, actor=admin, name="kitten-on-sofa.jpg", tags=["kitten", "sofa"])
+    logo = make_asset(logos, actor=admin, name="brand-logo.png", tags=["logo"])
+    hidden = make_asset(secret, actor=admin, name="secret-kitten.jpg", tags=["kitten", "secret"])
+    services.asset_update(
+        actor=admin, asset=cat, metadata={"category": "employee", "team": "sales"}
+    )
+    Asset.objects.filter(pk=logo.pk).update(
+        context={"alt": "Red poster"}, width=2000, height=1000, bytes=5 * 1024 * 1024
+    )
+    Asset.objects.filter(pk=cat.pk).update(width=640, height=480, bytes=20_000)
+    Asset.objects.filter(pk=hidden.pk).update(
+        moderation_status="pending", width=900, height=600, bytes=500_000
+    )
+    viewer = UserFactory()
+    grant(viewer, brand, "view")
+    return {
+        "admin": admin,
+        "brand": brand,
+        "logos": logos,
+        "secret": secret,
+        "cat": cat,
+        "logo": logo,
+        "hidden": hidden,
+        "viewer": viewer,
+    }
+
+
+def found(user, **params) -> list:
+    return list(search_module.search(user, search_module.Params(**params)))
+
+
+def ids(user, expression="", **params) -> set[int]:
+    return {a.pk for a in found(user, expression=expression, **params)}
+
+
+# -- free text ---------------------------------------------------------------------------
+def test_text_finds_names_tags_file_names_metadata_context_and_comments(world):
+    admin, cat, logo = world["admin"], world["cat"], world["logo"]
+    assert ids(admin, q="kitten") == {cat.pk, world["hidden"].pk}
+    assert ids(admin, q="sofa") == {cat.pk}  # a tag and a word of the file name
+    assert ids(admin, q="kit") == {cat.pk, world["hidden"].pk}  # prefix: as you type
+    assert ids(admin, q="poster") == {logo.pk}  # a context value
+    assert ids(admin, q="employee") == {cat.pk}  # a metadata value
+    Comment.objects.create(asset=logo, author=admin, body="Approved by the zebra committee")
+    assert ids(admin, q="zebra") == {logo.pk}  # comments, through the trigger
+    Comment.objects.filter(asset=logo).delete()
+    assert ids(admin, q="zebra") == set()
+    assert ids(admin, expression='"on sofa"') == {cat.pk}  # a phrase
+    assert ids(admin, expression='"sofa on"') == set()
+    assert ids(admin, q="!!! ;; --") == ids(admin)  # nothing searchable: no filter
+
+
+def test_relevance_puts_names_and_tags_first(world):
+    admin = world["admin"]
+    doc = make_asset(world["brand"], actor=admin, name="plain.jpg")
+    Comment.objects.create(asset=doc, author=admin, body="a kitten was here")
+    ranked = [a.pk for a in found(admin, q="kitten", sort="relevance")]
+    assert ranked.index(world["cat"].pk) < ranked.index(doc.pk)
+
+
+# -- the language ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("tags:kitten", {"cat", "hidden"}),
+        ("tags:kitten AND NOT tags:secret", {"cat"}),
+        ("tags:logo OR tags:sofa", {"cat", "logo"}),
+        ("type:image", {"cat", "logo", "hidden"}),
+        ("format:png", {"logo"}),
+        ("format!=png", {"cat", "hidden"}),
+        ("width>1000", {"logo"}),
+        ("width<=640", {"cat"}),
+        ("bytes>1MB", {"logo"}),
+        ("bytes<100KB", {"cat"}),
+        ("created_at>7d", {"cat", "logo", "hidden"}),
+        ("created_at<7d", set()),
+        ("moderation_status:pending", {"hidden"}),
+        ("access_mode:public", {"cat", "logo", "hidden"}),
+        ("metadata.category=employee", {"cat"}),
+        ("metadata.category:Employee", {"cat"}),  # by label too
+        ("metadata.team!=sales", {"logo", "hidden"}),
+        ("context.alt:poster", {"logo"}),
+        ('context.alt="Red poster"', {"logo"}),
+        ("(tags:kitten OR format:png) -tags:secret", {"cat", "logo"}),
+    ],
+)
+def test_every_field(world, expression, expected):
+    names = {k: world[k].pk for k in ("cat", "logo", "hidden")}
+    assert ids(world["admin"], expression) == {names[n] for n in expected}
+
+
+def test_dates_folders_and_uploaders(world):
+    admin, cat = world["admin"], world["cat"]
+    old = timezone.now() - timedelta(days=40)
+    Asset.objects.filter(pk=cat.pk).update(created_at=old)
+    assert ids(admin, "created_at<30d") == {cat.pk}
+    assert ids(admin, f"created_at={old.date().isoformat()}") == {cat.pk}
+    assert ids(admin, f"created_at>{old.date().isoformat()}") == {
+        world["logo"].pk,
+        world["hidden"].pk,
+    }
+    assert ids(admin, f"folder:{world['brand'].pk}") == {cat.pk, world["logo"].pk}
+    assert ids(admin, f"folder:{world['logos'].pk}") == {world["logo"].pk}
+    assert ids(admin, f"uploader:{admin.pk}") == ids(admin)
+    assert ids(admin, folder=world["brand"], include_subfolders=False) == {cat.pk}
+    assert ids(admin, folder=world["brand"]) == {cat.pk, world["logo"].pk}
+
+
+def test_list_metadata_matches_blocked_values_too(world):
+    from metadata import services as metadata_services
+    from metadata.models import MetadataValue
+
+    value = MetadataValue.objects.get(field__external_id="category", external_id="employee")
+    metadata_services.value_update(actor=world["admin"], value=value, blocked=True)
+    assert ids(world["admin"], "metadata.category:employee") == {world["cat"].pk}
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("colour:red", "Unknown field"),
+        ("type:sculpture", "type is one of"),
+        ("width>wide", "width takes a number"),
+        ("bytes>10XB", "bytes takes a number"),
+        ("created_at>yesterday", "takes a date"),
+        ("created_at=2026-02-30", "is not a date"),
+        ("metadata.nope:x", "no metadata field"),
+        ("metadata.category:astronaut", "has no value"),
+        ("metadata.category>3", "is a list"),
+        ("folder:abc", "folder takes a folder id"),
+        ("tags>3", "tags take"),
+        ("(tags:a", "never closed"),
+    ],
+)
+def test_mistakes_are_syntax_errors_with_a_position(world, expression, message):
+    from assets.search_query import QuerySyntaxError
+
+    with pytest.raises(QuerySyntaxError) as info:
+        found(world["admin"], expression=expression)
+    assert message in info.value.message
+
+
+# -- permissions ---------------------------------------------------------------------------------
+def test_results_and_facets_never_show_invisible_assets(world):
+    viewer = world["viewer"]
+    assert ids(viewer, q="kitten") == {world["cat"].pk}
+    rows = search_module.search(viewer, search_module.Params())
+    facets = search_module.facets(rows)
+    assert "secret" not in facets["tags"] and facets["tags"]["kitten"] == 1
+    assert sum(facets["type"].values()) == 2
+    assert ids(viewer, "tags:secret") == set()
+    assert ids(UserFactory(), q="kitten") == set()  # no grants: nothing at all
+
+
+def test_a_shared_collection_adds_its_assets_to_search(world):
+    viewer = world["viewer"]
+    collection = collection_services.collection_create(actor=world["admin"], name="Shared")
+    collection_services.collection_add(
+        actor=world["admin"], collection=collection, ids=[world["hidden"].pk]
+    )
+    collection_services.collection_share(
+        actor=world["admin"],
+        collection=collection,
+        principal=viewer,
+        level=CollectionLevel.VIEW,
+    )
+    from accounts import policy
+
+    policy.reset_access_cache(viewer)
+    assert ids(viewer, q="kitten") == {world["cat"].pk, world["hidden"].pk}
+
+
+# -- the API -----------------------------------------------------------------------------------
+def test_api_search_with_facets_and_paging(client, world):
+    client.force_login(world["viewer"])
+    body = client.get(f"{API}/search?q=kitten").json()
+    assert [a["id"] for a in body["results"]] == [world["cat"].pk]
+    assert body["facets"]["tags"] == {"kitten": 1, "sofa": 1}
+    body = client.get(f"{API}/search?expression=type:image&page_size=1&sort=display_name").json()
+    assert body["count"] == 2 and len(body["results"]) == 1 and body["next"]
+    folder = client.get(f"{API}/search?folder={world['secret'].pk}")
+    assert folder.status_code == 404  # an invisible folder does not exist
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "expression=(tags:a",
+        "expression=colour:red",
+        "expression=" + "(" * 40 + "a" + ")" * 40,
+        "expression=" + "a%20" * 200,
+        "expression=" + "x" * 2001,
+        "expression=tags:a%00b",
+    ],
+)
+def test_api_mistakes_and_hostile_input_are_400_or_422_never_500(client, world, query):
+    client.force_login(world["admin"])
+    response = client.get(f"{API}/search?{query}")
+    assert response.status_code in (400, 422), response.content
+    body = response.json()
+    assert body["detail"]
+    if response.status_code == 400:
+        assert body["code"] == "syntax_error" and isinstance(body["position"], int)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["'; DROP TABLE assets_asset; --", "a:*", "!(&|)", "日本語", "🎉" * 50, "\\", "%_"],
+)
+def test_odd_text_is_just_text(client, world, text):
+    client.force_login(world["admin"])
+    response = client.get(f"{API}/search", {"q": text})
+    assert response.status_code == 200
+    assert Asset.objects.count() == 3
