@@ -417,3 +417,24 @@ class CollectionLink(models.Model):
 
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class SavedSearch(models.Model):
+    """A user's named search (the search page's query string): run again from the list,
+    and shareable as its link (anyone opening it sees only what they may see)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=3000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = [Lower("name"), "id"]
+        constraints = [
+            models.UniqueConstraint("user", Lower("name"), name="saved_search_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

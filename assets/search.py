@@ -59,6 +59,7 @@ class Params:
     access_mode: str = ""
     created_by: int | None = None
     sort: str = "-created_at"
+    similar: object | None = None  # an Asset the user may see: find visually similar ones
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -261,7 +262,34 @@ def search(user, params: Params) -> QuerySet:
         extra = expression_filter(params.expression)
         if extra is not None:
             qs = qs.filter(extra)
+    if params.similar is not None:
+        return similar_to(qs, params.similar)
     return _sorted(qs, params.sort, text)
+
+
+SIMILAR_WITHIN = 16  # of 64 bits: beyond this, pictures rarely look alike
+
+
+def similar_to(qs: QuerySet, asset) -> QuerySet:
+    """Assets that look like `asset` (perceptual-hash distance), closest first; the asset
+    itself and assets without a hash are left out."""
+    from django.db.models import IntegerField
+    from django.db.models.expressions import RawSQL
+
+    if not asset.phash:
+        return qs.none()
+    distance = RawSQL(
+        "bit_count(('x' || assets_asset.phash)::bit(64) # ('x' || %s)::bit(64))",
+        [asset.phash],
+        output_field=IntegerField(),
+    )
+    return (
+        qs.exclude(pk=asset.pk)
+        .exclude(phash="")
+        .annotate(distance=distance)
+        .filter(distance__lte=SIMILAR_WITHIN)
+        .order_by("distance", "-id")
+    )
 
 
 def _sorted(qs: QuerySet, sort: str, text) -> QuerySet:
@@ -276,13 +304,48 @@ def _sorted(qs: QuerySet, sort: str, text) -> QuerySet:
     return qs.order_by("-created_at", "-id")
 
 
-def facets(qs: QuerySet) -> dict:
-    """Counts of the matching (so visible) assets by type, format and top tags."""
+def facets(qs: QuerySet, schema=None) -> dict:
+    """Counts of the matching (so visible) assets by type, format, top tags and, for each
+    list metadata field, its values (`metadata.<external ID>`: {value ID: n})."""
     base = qs.order_by()
     by_type = dict(base.values_list("type").annotate(n=Count("id")).values_list("type", "n"))
     by_format = dict(base.values_list("format").annotate(n=Count("id")).values_list("format", "n"))
-    tags = _tag_counts(base)
-    return {"type": by_type, "format": by_format, "tags": tags}
+    out = {"type": by_type, "format": by_format, "tags": _tag_counts(base)}
+    if schema is None:
+        from metadata import selectors as metadata_selectors
+
+        schema = metadata_selectors.schema_get()
+    lists = [f.external_id for f in schema.fields if f.is_list]
+    if lists:
+        out.update(_metadata_counts(base, lists))
+    return out
+
+
+def _metadata_counts(base: QuerySet, keys: list[str]) -> dict[str, dict[str, int]]:
+    """Value counts of the list fields `keys` among `base`, in one query."""
+    from django.db import connection
+
+    sql, params = base.values("id", "metadata").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT e.key, v.value, count(*) FROM ({sql}) s
+            CROSS JOIN LATERAL jsonb_each(s.metadata) AS e
+            CROSS JOIN LATERAL jsonb_array_elements_text(
+                CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value
+                     ELSE jsonb_build_array(e.value) END
+            ) AS v(value)
+            WHERE e.key = ANY(%s)
+            GROUP BY e.key, v.value
+            ORDER BY count(*) DESC, e.key, v.value
+            LIMIT %s
+            """,
+            [*params, keys, FACET_TAGS * len(keys)],
+        )
+        out: dict[str, dict[str, int]] = {}
+        for key, value, n in cursor.fetchall():
+            out.setdefault(f"metadata.{key}", {})[value] = n
+        return out
 
 
 def _tag_counts(base: QuerySet) -> dict[str, int]:
@@ -296,3 +359,70 @@ def _tag_counts(base: QuerySet) -> dict[str, int]:
             [*params, FACET_TAGS],
         )
         return dict(cursor.fetchall())
+
+
+# -- saved searches ----------------------------------------------------------------------------
+SAVED_MAX = 200
+SAVED_KEYS = (
+    "q", "expression", "type", "format", "tags", "moderation_status", "access_mode",
+    "sort", "similar",
+)  # fmt: skip
+
+
+def saved_query(raw: str) -> str:
+    """The search's own query string (known keys only, no page), checked: a mistake in
+    the expression is refused now, not when someone runs it."""
+    from django.http import QueryDict
+
+    from dam.errors import ValidationFailed
+
+    if not isinstance(raw, str) or len(raw) > 3000 or "\x00" in raw:
+        raise ValidationFailed("The search is too long to save.", field="query")
+    given = QueryDict(raw.lstrip("?"))
+    kept = QueryDict(mutable=True)
+    for key in SAVED_KEYS:
+        value = given.get(key, "").strip()
+        if value:
+            kept[key] = value
+    if not kept:
+        raise ValidationFailed("Search for something first, then save it.", field="query")
+    try:
+        parse(kept.get("expression", ""))
+    except QuerySyntaxError as exc:
+        raise ValidationFailed(f"The query has a mistake: {exc}", field="query") from None
+    return kept.urlencode()
+
+
+def saved_search_create(*, actor, name, query: str):
+    from django.db import IntegrityError, transaction
+
+    from assets.models import SavedSearch
+    from dam.errors import Conflict, ValidationFailed
+    from dam.services import audit_record
+
+    if not policy.can_use_library(actor):
+        raise ValidationFailed("Your role does not search the library.")
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > 100 or "\x00" in name:
+        raise ValidationFailed("Name the search (at most 100 characters).", field="name")
+    query = saved_query(query)
+    if SavedSearch.objects.filter(user=actor).count() >= SAVED_MAX:
+        raise Conflict(f"You have {SAVED_MAX} saved searches; delete one first.")
+    try:
+        with transaction.atomic():
+            saved = SavedSearch.objects.create(user=actor, name=name, query=query)
+            audit_record(actor=actor, verb="search.save", obj=saved, data={"query": query})
+    except IntegrityError:
+        raise Conflict(f"You already have a saved search named “{name}”.", field="name") from None
+    return saved
+
+
+def saved_search_delete(*, actor, saved) -> None:
+    from dam.services import audit_record
+
+    if saved.user_id != actor.pk:
+        from django.http import Http404
+
+        raise Http404("No such saved search.")
+    audit_record(actor=actor, verb="search.unsave", obj=saved, data={"name": saved.name})
+    saved.delete()

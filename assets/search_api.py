@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from ninja import Query, Router, Schema, Status
 
 from accounts import policy
+from accounts.policy import Level
 from assets import search
 from assets.schemas import AssetOut, asset_out
 from assets.search_query import QuerySyntaxError
 from dam.errors import ValidationFailed
 from dam.pagination import PageParams, paginate
+from dam.schemas import ObjectIn
 
 router = Router(tags=["search"])
 
@@ -49,6 +52,7 @@ def search_assets(
     moderation_status: Literal["not_moderated", "pending", "approved", "rejected"] | None = None,
     access_mode: Literal["public", "restricted"] | None = None,
     created_by: int | None = None,
+    similar: int | None = None,
     sort: Literal["created_at", "-created_at", "display_name", "-bytes", "relevance"] = (
         "-created_at"
     ),
@@ -56,7 +60,8 @@ def search_assets(
 ):
     """Only assets you can view (through folders or shared collections) are ever counted
     or returned. `expression` is the query language; a mistake answers 400 with the
-    0-based `position` of the problem."""
+    0-based `position` of the problem. `similar={asset id}`: assets that look like it
+    (perceptual-hash distance, closest first)."""
     user = request.auth
     params = search.Params(
         q=_text(q, "q", 500),
@@ -70,6 +75,9 @@ def search_assets(
         access_mode=access_mode or "",
         created_by=created_by,
         sort=sort,
+        similar=policy.get_asset_or_404(user, similar, minimum=Level.COLLECTION)
+        if similar is not None
+        else None,
     )
     try:
         rows = search.search(user, params)
@@ -79,3 +87,55 @@ def search_assets(
     page = paginate(request, rows, lambda a: asset_out(a, request), paging or PageParams())
     page["facets"] = search.facets(rows)
     return page
+
+
+class SavedIn(ObjectIn):
+    name: str
+    query: str
+
+
+class SavedOut(Schema):
+    id: int
+    name: str
+    query: str
+    url: str
+    created_at: datetime
+
+
+def saved_out(request, saved) -> dict:
+    from django.urls import reverse
+
+    return {
+        "id": saved.pk,
+        "name": saved.name,
+        "query": saved.query,
+        "url": request.build_absolute_uri(f"{reverse('search')}?{saved.query}"),
+        "created_at": saved.created_at,
+    }
+
+
+@router.get("/saved-searches", response=list[SavedOut], summary="Your saved searches")
+def saved_list(request):
+    from assets.models import SavedSearch
+
+    return [saved_out(request, s) for s in SavedSearch.objects.filter(user=request.auth)]
+
+
+@router.post("/saved-searches", response={201: SavedOut}, summary="Save a search")
+def saved_create(request, payload: SavedIn):
+    """`query` is the search page's query string (q, expression, type, ...)."""
+    saved = search.saved_search_create(actor=request.auth, name=payload.name, query=payload.query)
+    return Status(201, saved_out(request, saved))
+
+
+@router.delete("/saved-searches/{saved_id}", response={204: None}, summary="Delete")
+def saved_delete(request, saved_id: int):
+    from django.http import Http404
+
+    from assets.models import SavedSearch
+
+    saved = SavedSearch.objects.filter(pk=saved_id, user=request.auth).first()
+    if saved is None:
+        raise Http404("No such saved search.")
+    search.saved_search_delete(actor=request.auth, saved=saved)
+    return Status(204, None)

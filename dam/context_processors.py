@@ -40,6 +40,7 @@ def navigation(request):
             section = key
     return {
         "unread_notifications": _unread(user),
+        "can_search": policy.can_use_library(user),
         "nav_items": items,
         "nav_active": section,
         "can_manage_users": policy.can_manage_users(user),

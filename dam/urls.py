@@ -18,6 +18,12 @@ urlpatterns = [
     path("moderation/decide/", moderation_views.decide, name="moderation_decide"),
     path("notifications/", views.notifications, name="notifications"),
     path("search/", search_views.search_page, name="search"),
+    path("search/save/", search_views.search_save, name="search_save"),
+    path(
+        "search/saved/<int:saved_id>/delete/",
+        search_views.search_saved_delete,
+        name="search_saved_delete",
+    ),
     path("reports/", views.reports, name="reports"),
     path("settings/", account_views.settings_users, name="settings"),
     path("api/v1/", api.urls),

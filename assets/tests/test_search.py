@@ -241,3 +241,18 @@ def test_odd_text_is_just_text(client, world, text):
     response = client.get(f"{API}/search", {"q": text})
     assert response.status_code == 200
     assert Asset.objects.count() == 3
+
+
+def test_list_metadata_facets_count_only_visible_assets(world):
+    services.asset_update(
+        actor=world["admin"], asset=world["hidden"], metadata={"category": "customer"}
+    )
+    admin_facets = search_module.facets(
+        search_module.search(world["admin"], search_module.Params())
+    )
+    assert admin_facets["metadata.category"] == {"employee": 1, "customer": 1}
+    assert admin_facets["metadata.team"] == {"sales": 1}
+    viewer_facets = search_module.facets(
+        search_module.search(world["viewer"], search_module.Params())
+    )
+    assert viewer_facets["metadata.category"] == {"employee": 1}

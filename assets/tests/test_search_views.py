@@ -69,3 +69,92 @@ def test_the_page_keeps_its_query_count(client, world, django_assert_max_num_que
     with django_assert_max_num_queries(len(few.captured_queries)):
         html = client.get("/search/", {"q": "kitten"}).content.decode()
     assert "8 results" in html
+
+
+def test_metadata_facets_narrow_by_value(client, world):
+    from assets import services
+    from assets.models import Asset
+    from metadata.demo import build_three_levels
+
+    build_three_levels(world["admin"])
+    asset = Asset.objects.filter(folder=world["brand"]).first()
+    services.asset_update(actor=world["admin"], asset=asset, metadata={"category": "customer"})
+    client.force_login(world["viewer"])
+    html = client.get("/search/", {"q": "kitten"}).content.decode()
+    assert ">Category</h2>" in html and ">Customer</a>" in html
+    assert "expression=metadata.category%3Acustomer" in html
+
+
+# -- find similar ---------------------------------------------------------------------------
+def test_find_similar_orders_by_look_and_hides_the_invisible(client, world):
+    from assets.models import Asset
+
+    one, two = Asset.objects.filter(folder=world["brand"]).order_by("id")[:2]
+    secret = Asset.objects.exclude(folder=world["brand"]).get()
+    Asset.objects.filter(pk=one.pk).update(phash="ffff0000ffff0000")
+    Asset.objects.filter(pk=two.pk).update(phash="ffff0000ffff0001")  # 1 bit away
+    Asset.objects.filter(pk=secret.pk).update(phash="ffff0000ffff0000")  # identical, hidden
+    client.force_login(world["viewer"])
+    html = client.get("/search/", {"similar": one.pk}).content.decode()
+    assert "Similar to" in html and "1 result" in html and two.display_name in html
+    assert secret.display_name not in html
+    assert client.get("/search/", {"similar": secret.pk}).status_code == 404
+    body = client.get("/api/v1/search", {"similar": one.pk}).json()
+    assert [a["id"] for a in body["results"]] == [two.pk]
+
+
+# -- saved searches ---------------------------------------------------------------------------
+def test_save_run_and_delete_a_search(client, world):
+    from assets.models import SavedSearch
+
+    client.force_login(world["viewer"])
+    response = client.post(
+        "/search/save/", {"name": "Night kittens", "query": "q=kitten&expression=tags:night&page=3"}
+    )
+    saved = SavedSearch.objects.get()
+    assert saved.query == "q=kitten&expression=tags%3Anight"  # the page is not saved
+    assert response["Location"] == f"/search/?{saved.query}"
+    html = client.get(response["Location"]).content.decode()
+    assert "Saved searches (1)" in html and "1 result" in html
+    again = client.post("/search/save/", {"name": "night KITTENS", "query": "q=x"})
+    assert SavedSearch.objects.count() == 1 and again.status_code == 302
+    bad = client.post("/search/save/", {"name": "Broken", "query": "expression=(a"})
+    assert SavedSearch.objects.count() == 1 and bad.status_code == 302
+    other = UserFactory()
+    client.force_login(other)
+    assert client.post(f"/search/saved/{saved.pk}/delete/").status_code == 404
+    client.force_login(world["viewer"])
+    client.post(f"/search/saved/{saved.pk}/delete/")
+    assert not SavedSearch.objects.exists()
+
+
+def test_saved_searches_api(client, world):
+    client.force_login(world["viewer"])
+    created = client.post(
+        "/api/v1/saved-searches", {"name": "Kittens", "query": "q=kitten"}, "application/json"
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["url"].endswith("/search/?q=kitten")
+    assert [s["name"] for s in client.get("/api/v1/saved-searches").json()] == ["Kittens"]
+    for bad in ({"name": "", "query": "q=a"}, {"name": "x", "query": ""},
+                {"name": "y", "query": "expression=NOT"}, [], {"name": "z"}):  # fmt: skip
+        response = client.post("/api/v1/saved-searches", bad, "application/json")
+        assert response.status_code == 422, bad
+    duplicate = client.post(
+        "/api/v1/saved-searches", {"name": "kittens", "query": "q=a"}, "application/json"
+    )
+    assert duplicate.status_code == 409
+    client.force_login(UserFactory())
+    assert client.delete(f"/api/v1/saved-searches/{body['id']}").status_code == 404
+    assert client.get("/api/v1/saved-searches").json() == []
+
+
+def test_the_asset_page_offers_find_similar(client, world):
+    from assets.models import Asset
+
+    asset = Asset.objects.filter(folder=world["brand"]).first()
+    Asset.objects.filter(pk=asset.pk).update(phash="ffff0000ffff0000")
+    client.force_login(world["viewer"])
+    html = client.get(f"/assets/{asset.pk}/").content.decode()
+    assert f'href="/search/?similar={asset.pk}">Find similar</a>' in html

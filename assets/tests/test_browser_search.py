@@ -1,0 +1,91 @@
+"""Search in a real browser (Debian's Chromium, Playwright): the top bar's search box,
+facets that narrow, the query language with a mistake shown in place, saving a search,
+and "Find similar". A restricted user never sees assets outside their folders."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from assets.models import Asset, SavedSearch
+from dam.pytest_browser import login, screenshot
+from dam.testing import AdminFactory, UserFactory, grant, make_asset, make_folder
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _world():
+    admin = AdminFactory()
+    brand = make_folder("/Brand", actor=admin)
+    secret = make_folder("/Secret", actor=admin)
+    make_asset(brand, actor=admin, name="kitten-day.jpg", tags=["kitten"])
+    make_asset(brand, actor=admin, name="kitten-night.png", tags=["kitten", "night"])
+    make_asset(brand, actor=admin, name="puppy.jpg", tags=["puppy"])
+    make_asset(secret, actor=admin, name="kitten-secret.jpg", tags=["kitten", "secret"])
+    viewer = UserFactory(first_name="Vera")
+    grant(viewer, brand, "view")
+    return viewer
+
+
+def test_search_from_the_top_bar_narrow_fix_a_mistake_and_save(live_server, page):
+    viewer = _world()
+    login(page, live_server.url, viewer.email)
+
+    box = page.get_by_role("search", name="Library").get_by_label("Search the library")
+    box.fill("kit")  # a prefix finds whole words
+    box.press("Enter")
+    expect(page.get_by_role("heading", name="Search", exact=True)).to_be_visible()
+    results = page.get_by_role("list", name="Search results")
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()
+    expect(results.get_by_role("link", name="kitten-day")).to_be_visible()
+    expect(results.get_by_role("link", name="kitten-night")).to_be_visible()
+    expect(page.get_by_text("kitten-secret")).to_have_count(0)  # another folder: invisible
+    facets = page.get_by_role("complementary", name="Narrow the results")
+    expect(facets.get_by_role("link", name="secret")).to_have_count(0)
+    screenshot(page, "search-results")
+
+    facets.get_by_role("link", name="night").click()  # a facet narrows
+    expect(page.get_by_role("heading", name="1 result")).to_be_visible()
+    expect(page.get_by_label("Query")).to_have_value("tags:night")
+
+    page.get_by_label("Query").fill("(tags:kitten OR tags:puppy")
+    page.get_by_role("button", name="Search", exact=True).click()
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("This parenthesis is never closed (at character 1)")
+    expect(page.get_by_label("Query")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "search-mistake")
+
+    page.get_by_label("Search text").fill("")  # the query alone now
+    page.get_by_label("Query").fill("(tags:kitten OR tags:puppy) -tags:night")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()
+    expect(results.get_by_role("link", name="puppy")).to_be_visible()
+
+    page.get_by_label("Save this search as").fill("Day animals")
+    page.get_by_role("button", name="Save search").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved “Day animals”")
+    saved = SavedSearch.objects.get(user=viewer)
+    assert "expression=" in saved.query
+    page.goto(live_server.url + "/search/")
+    page.get_by_text("Saved searches (1)").click()
+    page.get_by_role("list", name="Saved searches").get_by_role("link", name="Day animals").click()
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()
+
+
+def test_find_similar_from_the_asset_page(live_server, page):
+    viewer = _world()
+    day = Asset.objects.get(original_filename="kitten-day.jpg")
+    night = Asset.objects.get(original_filename="kitten-night.png")
+    Asset.objects.filter(pk=day.pk).update(phash="f0f0f0f0f0f0f0f0")
+    Asset.objects.filter(pk=night.pk).update(phash="f0f0f0f0f0f0f0f1")
+    Asset.objects.exclude(pk__in=[day.pk, night.pk]).update(phash="0f0f0f0f0f0f0f0f")
+    login(page, live_server.url, viewer.email)
+    page.goto(f"{live_server.url}/assets/{day.pk}/")
+    page.get_by_role("link", name="Find similar").click()
+    expect(page.get_by_role("heading", name=re.compile("Similar to"))).to_be_visible()
+    results = page.get_by_role("list", name="Search results")
+    expect(results.get_by_role("link")).to_have_count(1)
+    expect(results.get_by_role("link", name="kitten-night")).to_be_visible()
+    screenshot(page, "search-similar")
