@@ -3,6 +3,8 @@ that narrow on click. Thin: the same `assets.search` as the API."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
@@ -24,6 +26,65 @@ SORT_CHOICES = [
     ("-bytes", "Largest first"),
     ("relevance", "Best match"),
 ]
+
+
+NUMBER_INPUT = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+DATE_INPUT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _quote_value(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def panel_terms(get, schema) -> list[str]:
+    """The Advanced panel's inputs as terms of the query language (one parser for all):
+    dimensions, size (MB), dates, and every metadata field by its type."""
+    out: list[str] = []
+
+    def bound(name: str, field: str, pattern, scale: str = "") -> None:
+        for suffix, op in (("min", ">="), ("max", "<=")):
+            value = get.get(f"{name}_{suffix}", "").strip()
+            if value and pattern.match(value):
+                out.append(f"{field}{op}{value}{scale}")
+
+    bound("p_width", "width", NUMBER_INPUT)
+    bound("p_height", "height", NUMBER_INPUT)
+    bound("p_size", "bytes", NUMBER_INPUT, "MB")
+    for name, field in (("p_created", "created_at"), ("p_updated", "updated_at")):
+        for suffix, op in (("from", ">="), ("to", "<=")):
+            value = get.get(f"{name}_{suffix}", "").strip()
+            if DATE_INPUT.match(value):
+                out.append(f"{field}{op}{value}")
+    for f in schema.fields:
+        key = f"m_{f.external_id}"
+        if f.is_list:
+            chosen = [v for v in get.getlist(key) if v][:50]
+            if chosen:  # any of them, blocked values included
+                ors = " OR ".join(f"metadata.{f.external_id}:{_quote_value(v)}" for v in chosen)
+                out.append(f"({ors})")
+        elif f.type in ("number", "date"):
+            pattern = NUMBER_INPUT if f.type == "number" else DATE_INPUT
+            bound(key, f"metadata.{f.external_id}", pattern)
+        else:
+            value = get.get(key, "").strip()[:200]
+            if value:
+                out.append(f"metadata.{f.external_id}:{_quote_value(value)}")
+    return out
+
+
+def _uploaders():
+    """Everyone who may have uploaded, inactive users too (labelled)."""
+    from accounts.models import User, UserStatus
+
+    users = User.objects.only("id", "email", "first_name", "last_name", "status")
+    return [
+        (
+            u.pk,
+            (u.get_full_name() or u.email)
+            + (" (inactive)" if u.status == UserStatus.INACTIVE else ""),
+        )
+        for u in users.order_by("first_name", "last_name", "email")[:500]
+    ]
 
 
 def _similar(user, raw: str):
@@ -93,17 +154,36 @@ def search_page(request):
         else "",
         sort=get.get("sort", "-created_at") if get.get("sort") in search.SORTS else "-created_at",
         similar=_similar(user, get.get("similar", "")),
+        created_by=int(get["p_uploader"]) if policy.is_valid_id(get.get("p_uploader")) else None,
     )
+    schema = metadata_selectors.schema_get()
+    typed = params.expression
+    panel = panel_terms(get, schema)
+    if panel:
+        params.expression = " ".join(filter(None, [f"({typed})" if typed else "", *panel]))
     searched = any(
         (params.q, params.expression, params.type, params.format, params.tags,
-         params.moderation_status, params.access_mode, params.similar)
+         params.moderation_status, params.access_mode, params.similar, params.created_by)
     )  # fmt: skip
     advanced = any(
         (params.expression, params.type, params.format, params.tags,
-         params.moderation_status, params.access_mode)
+         params.moderation_status, params.access_mode, params.created_by)
     )  # fmt: skip
     context = {
         "params": params,
+        "typed_expression": typed,
+        "panel": get,
+        "md_rows": [
+            {
+                "f": f,
+                "selected": set(get.getlist(f"m_{f.external_id}")),
+                "min": get.get(f"m_{f.external_id}_min", ""),
+                "max": get.get(f"m_{f.external_id}_max", ""),
+                "text": get.get(f"m_{f.external_id}", "") if not f.is_list else "",
+            }
+            for f in schema.fields
+        ],
+        "uploaders": _uploaders(),
         "tags_text": ", ".join(params.tags),
         "searched": searched,
         "sorts": SORT_CHOICES,
@@ -124,7 +204,6 @@ def search_page(request):
         try:
             rows = search.search(user, params)
             page = Paginator(rows, PAGE_SIZE).get_page(get.get("page"))
-            schema = metadata_selectors.schema_get()
             facets = search.facets(rows, schema)
         except QuerySyntaxError as exc:
             context["syntax_error"] = exc

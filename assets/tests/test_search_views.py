@@ -158,3 +158,44 @@ def test_the_asset_page_offers_find_similar(client, world):
     client.force_login(world["viewer"])
     html = client.get(f"/assets/{asset.pk}/").content.decode()
     assert f'href="/search/?similar={asset.pk}">Find similar</a>' in html
+
+
+def test_the_advanced_panel_filters_by_size_dates_uploader_and_metadata(client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts import services as account_services
+    from assets import services
+    from assets.models import Asset
+    from metadata import services as metadata_services
+    from metadata.demo import build_three_levels
+
+    build_three_levels(world["admin"])
+    metadata_services.field_create(actor=world["admin"], label="Rating", type="number")
+    one, two = Asset.objects.filter(folder=world["brand"]).order_by("id")[:2]
+    services.asset_update(
+        actor=world["admin"], asset=one, metadata={"category": "customer", "rating": 4}
+    )
+    Asset.objects.filter(pk=one.pk).update(width=2000, bytes=3 * 1024 * 1024)
+    Asset.objects.filter(pk=two.pk).update(created_at=timezone.now() - timedelta(days=90))
+    uploader = UserFactory(first_name="Gone")
+    grant(uploader, world["brand"], "contribute")
+    mine = make_asset(world["brand"], actor=uploader, name="by-gone.jpg")
+    account_services.user_delete(actor=world["admin"], user=uploader)
+    client.force_login(world["viewer"])
+
+    def found(**params) -> set[int]:
+        html = client.get("/search/", params).content.decode()
+        return {a.pk for a in Asset.objects.all() if f'id="asset-{a.pk}"' in html}
+
+    assert found(p_width_min="1500") == {one.pk}
+    assert found(p_size_min="2", p_size_max="5") == {one.pk}
+    old = (timezone.now() - timedelta(days=30)).date().isoformat()
+    assert found(p_created_to=old) == {two.pk}
+    assert found(m_category=["customer", "employee"]) == {one.pk}
+    assert found(m_rating_min="3", m_rating_max="5") == {one.pk}
+    assert found(p_uploader=str(uploader.pk)) == {mine.pk}
+    page = client.get("/search/", {"p_uploader": str(uploader.pk)}).content.decode()
+    assert "Gone Tester (inactive)" in page
+    assert found(p_width_min="abc") == found()  # ignored, not an error
