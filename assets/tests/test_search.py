@@ -256,3 +256,30 @@ def test_list_metadata_facets_count_only_visible_assets(world):
         search_module.search(world["viewer"], search_module.Params())
     )
     assert viewer_facets["metadata.category"] == {"employee": 1}
+
+
+PIECES = [*'ab:=<>!-()"\\ .7dMB_', "AND ", "OR ", "NOT ", "tags", "metadata.", "category",
+          "context.", "width", "bytes", "created_at", "folder", "type", "image", "2026-01-01",
+          "employee", "uploader", "format", "é", "日"]  # fmt: skip
+
+
+def test_random_expressions_run_or_fail_cleanly(world):
+    """Any mix of the language's pieces either runs (results and facets) or is a syntax
+    error with a position: never anything else."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from assets.search_query import QuerySyntaxError
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=25))
+    def check(pieces):
+        expression = "".join(pieces)
+        try:
+            rows = search_module.search(world["admin"], search_module.Params(expression=expression))
+            list(rows[:5])
+            search_module.facets(rows)
+        except QuerySyntaxError as exc:
+            assert 0 <= exc.position <= len(expression)
+
+    check()
