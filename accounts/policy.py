@@ -400,6 +400,27 @@ def get_collection_or_404(
     return _checked(found, level, minimum, "No such collection.")
 
 
+def get_collection_to_share_or_404(user, collection_id) -> Collection:
+    """A collection whose invites and public link the user may manage: share level and
+    the share-collections permission (admin roles always)."""
+    collection = get_collection_or_404(user, collection_id, CollectionLevel.SHARE)
+    if not can_share_collections(user):
+        raise PermissionDeniedForSharing()
+    return collection
+
+
+def library_user_or_404(user):
+    """The user, if their role works in the media library; otherwise the page is absent."""
+    if not can_use_library(user):
+        raise Http404("No such page.")
+    return user
+
+
+def valid_ids(values) -> list[int]:
+    """The values that are primary keys (positive bigints written in ASCII digits)."""
+    return [int(v) for v in values if str(v).isascii() and str(v).isdigit() and is_valid_id(v)]
+
+
 def visible_collections(user, queryset=None) -> QuerySet:
     from assets.models import Collection
 
@@ -446,6 +467,15 @@ class PermissionDeniedForLevel(PermissionDenied):
                 "it, nothing more."
             )
         return f"This needs {needed.label} access to the folder; you have {have.label} access."
+
+
+class PermissionDeniedForSharing(PermissionDeniedForLevel):
+    def __init__(self) -> None:
+        super().__init__(CollectionLevel.SHARE, CollectionLevel.SHARE)
+
+    @staticmethod
+    def describe(needed, have) -> str:
+        return "You need the share-collections permission to see invites or publish."
 
 
 class PermissionDeniedForCollection(PermissionDeniedForLevel):

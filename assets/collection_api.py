@@ -279,14 +279,7 @@ def _shares_out(collection) -> list[dict]:
 
 def _share_collection(request, collection_id):
     """Invites are seen and changed by those who may share (level and permission)."""
-    collection = _collection(request, collection_id)
-    if not policy.can_share_collections(request.auth):
-        raise services.NotAllowed("You need the share-collections permission to see invites.")
-    if policy.access_for(request.auth).collection_level(collection) < CollectionLevel.SHARE:
-        raise policy.PermissionDeniedForCollection(
-            CollectionLevel.SHARE, policy.access_for(request.auth).collection_level(collection)
-        )
-    return collection
+    return policy.get_collection_to_share_or_404(request.auth, collection_id)
 
 
 @router.get(

@@ -168,3 +168,21 @@ def attach_published(collections) -> None:
     )
     for c in collections:
         c.published = c.pk in live
+
+
+ADD_TARGETS_MAX = 200
+
+
+def add_targets(user) -> list[Collection]:
+    """Collections the user may add to (collaborate or more): the most recently changed
+    first, at most ADD_TARGETS_MAX (an admin sees every collection)."""
+    access = policy.access_for(user)
+    rows = policy.visible_collections(user).only("id", "name").order_by("-updated_at", "-id")
+    if not access.is_admin:
+        allowed = [
+            pk
+            for pk, level in access.collection_levels.items()
+            if level >= CollectionLevel.COLLABORATE
+        ]
+        rows = rows.filter(pk__in=allowed)
+    return list(rows[:ADD_TARGETS_MAX])

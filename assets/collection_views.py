@@ -21,23 +21,18 @@ from assets.forms import CollectionForm, CollectionShareForm, PublishForm
 from assets.models import Asset, Collection
 from assets.responses import original_response, rendition_response
 from dam.errors import ServiceError
+from dam.text import plural as _plural
 
 LIST_PAGE = 24
 GRID_PAGE = 48
 
 
 def _library_user(request):
-    if not policy.can_use_library(request.user):
-        raise Http404("The media library is not part of your role.")
-    return request.user
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return policy.library_user_or_404(request.user)
 
 
 def _ids(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("ids") if v.isdigit() and policy.is_valid_id(v)]
+    return policy.valid_ids(request.POST.getlist("ids"))
 
 
 # -- the list -------------------------------------------------------------------------
@@ -134,12 +129,8 @@ def _collection(request, collection_id, minimum=CollectionLevel.VIEW) -> tuple:
 
 def _sharing(request, collection_id) -> tuple:
     """Invites and the public link: share level and the share-collections permission."""
-    from django.core.exceptions import PermissionDenied
-
-    user, collection = _collection(request, collection_id, CollectionLevel.SHARE)
-    if not policy.can_share_collections(user):
-        raise PermissionDenied("You need the share-collections permission.")
-    return user, collection
+    user = _library_user(request)
+    return user, policy.get_collection_to_share_or_404(user, collection_id)
 
 
 @login_required
@@ -341,24 +332,6 @@ def collection_publish(request, collection_id: int):
 
 
 # -- adding from the library and the asset page ----------------------------------------------
-ADD_TARGETS_MAX = 200
-
-
-def add_targets(user):
-    """Collections the user may add to (collaborate or more): the most recently changed
-    first, at most ADD_TARGETS_MAX (an admin sees every collection)."""
-    access = policy.access_for(user)
-    rows = policy.visible_collections(user).only("id", "name").order_by("-updated_at", "-id")
-    if not access.is_admin:
-        allowed = [
-            pk
-            for pk, level in access.collection_levels.items()
-            if level >= CollectionLevel.COLLABORATE
-        ]
-        rows = rows.filter(pk__in=allowed)
-    return list(rows[:ADD_TARGETS_MAX])
-
-
 def add_to_collection(request, user, ids) -> Collection | None:
     """Shared by the library's bulk bar and the asset page: add `ids` to the collection
     named in the form, and say what happened."""

@@ -136,9 +136,7 @@ def _metadata_facets(get, facets: dict, schema) -> list:
 @login_required
 @require_GET
 def search_page(request):
-    user = request.user
-    if not policy.can_use_library(user):
-        raise Http404("The media library is not part of your role.")
+    user = policy.library_user_or_404(request.user)
     get = request.GET
     params = search.Params(
         q=_clean(get.get("q", ""), 500),

@@ -14,14 +14,13 @@ from assets import selectors, services
 from assets.forms import FolderCreateForm, ShareForm
 from assets.models import Asset, Comment, Folder
 from assets.responses import original_response, rendition_response
+from dam.text import plural as _plural
 
 PAGE_SIZE = 48
 
 
 def _library_user(request):
-    if not policy.can_use_library(request.user):
-        raise Http404("No such page.")
-    return request.user
+    return policy.library_user_or_404(request.user)
 
 
 def _grid_context(request, folder):
@@ -62,7 +61,7 @@ def library(request, folder_id: int | None = None):
 
 
 def _collection_targets(user):
-    from assets.collection_views import add_targets
+    from assets.collection_selectors import add_targets
 
     return add_targets(user)
 
@@ -507,11 +506,7 @@ def version_restore(request, asset_id: int, number: int):
 
 # -- bulk actions, asset edits, comments, trash (issue 4: trash & bulk) -----------------
 def _ids(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("ids") if v.isdigit() and policy.is_valid_id(v)]
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return policy.valid_ids(request.POST.getlist("ids"))
 
 
 _BULK_DONE = {
@@ -602,7 +597,7 @@ def asset_move_targets(request):
 
 
 def _detail_context(request, asset, **extra):
-    from assets.collection_views import add_targets
+    from assets.collection_selectors import add_targets
 
     user = request.user
     level = policy.access_for(user).asset_level(asset)

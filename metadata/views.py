@@ -69,7 +69,7 @@ def options_search(request):
 
 
 def _ids(values) -> list[int]:
-    return [int(v) for v in values if str(v).isdigit() and policy.is_valid_id(v)][:500]
+    return policy.valid_ids(values)[:500]
 
 
 def bulk_selection(user, ids) -> list:

@@ -60,7 +60,3 @@ def history(asset) -> list[Decision]:
         .select_related("decided_by")
         .order_by("-created_at", "-id")[:50]
     )
-
-
-def pending_count(user) -> int:
-    return queue(user=user, status="pending").count() if policy.can_moderate_somewhere(user) else 0

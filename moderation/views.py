@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import policy
 from dam.errors import ServiceError
+from dam.text import plural as _plural
 from moderation import selectors, services
 from moderation.models import Check
 
@@ -22,10 +23,6 @@ def _moderator(request):
     if not policy.can_moderate_somewhere(request.user):
         raise Http404("No such page.")
     return request.user
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @login_required
@@ -63,7 +60,7 @@ def queue(request):
 
 
 def _ids(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("ids") if policy.is_valid_id(v)]
+    return policy.valid_ids(request.POST.getlist("ids"))
 
 
 def _back(request):
