@@ -211,8 +211,9 @@ class FolderAccess:
             "content_object__ancestor_ids",
             "permission__codename",
         )
-        rows = list(FolderUserGrant.objects.filter(user=self.user).values_list(*fields))
-        rows += FolderGroupGrant.objects.filter(group__user=self.user).values_list(*fields)
+        direct = FolderUserGrant.objects.filter(user=self.user).values_list(*fields)
+        grouped = FolderGroupGrant.objects.filter(group__user=self.user).values_list(*fields)
+        rows = direct.union(grouped, all=True)  # one query
         return [
             _Grant(folder_id, tuple(ancestors), Level.from_codename(codename))
             for folder_id, ancestors, codename in rows

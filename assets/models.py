@@ -7,7 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 
@@ -179,6 +179,9 @@ class Asset(models.Model):
             GinIndex(fields=["metadata"], name="asset_metadata_gin"),
             GinIndex(fields=["search_vector"], name="asset_search_gin"),
             models.Index(fields=["folder", "-created_at"], name="asset_folder_created"),
+            # The other sorts of search and the library read these in order, with LIMIT.
+            models.Index(Lower("display_name"), "id", name="asset_name_lower"),
+            models.Index(F("bytes").desc(), F("id").desc(), name="asset_bytes_desc"),
         ]
 
     def __str__(self) -> str:

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -25,6 +27,10 @@ from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse
 
 SORTS = ("created_at", "-created_at", "display_name", "-bytes", "relevance")
 FACET_TAGS = 20
+# Matches are counted exactly up to here (best match ranks at most this many), and facets
+# count at most FACET_SAMPLE of them: bounded work at any library size.
+COUNT_LIMIT = settings.DAM_SEARCH_COUNT_LIMIT
+FACET_SAMPLE = settings.DAM_SEARCH_FACET_SAMPLE
 TEXT_CONFIG = "simple"
 CHOICES = {
     "type": AssetType.values,
@@ -68,13 +74,15 @@ def _words(text: str) -> list[str]:
 
 
 def text_query(text: str, *, phrase: bool = False) -> SearchQuery | None:
-    """Words with prefix matching (as you type), or a phrase; None when nothing is left."""
+    """Every word, the last as a prefix (the one being typed: `beach sun` finds "beach
+    sunset"), or a phrase; None when nothing is left. Only the last word is a prefix:
+    a prefix reads every lexeme it starts, which costs far more at a million assets."""
     words = _words(text)
     if not words:
         return None
     if phrase:
         return SearchQuery(" ".join(words), search_type="phrase", config=TEXT_CONFIG)
-    raw = " & ".join(f"{w}:*" for w in words)
+    raw = " & ".join([*words[:-1], f"{words[-1]}:*"])
     return SearchQuery(raw, search_type="raw", config=TEXT_CONFIG)
 
 
@@ -239,8 +247,9 @@ def expression_filter(expression: str) -> Q | None:
 
 
 # -- the search ----------------------------------------------------------------------------------
-def search(user, params: Params) -> QuerySet:
-    """Assets matching `params` that the user may view (folders or shared collections)."""
+def matching(user, params: Params) -> QuerySet:
+    """Assets matching `params` that the user may view (folders or shared collections),
+    in no particular order: what counts and facets are computed over."""
     qs = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
     if params.folder is not None:
         if params.include_subfolders:
@@ -263,16 +272,90 @@ def search(user, params: Params) -> QuerySet:
         if extra is not None:
             qs = qs.filter(extra)
     if params.similar is not None:
-        return similar_to(qs, params.similar)
-    return _sorted(qs, params.sort, text)
+        qs = similar_to(qs, params.similar)
+    return qs
+
+
+def is_ranked(params: Params) -> bool:
+    """Best match on words (not look-alikes)."""
+    return params.similar is None and params.sort == "relevance" and bool(_words(params.q))
+
+
+def ordered(qs: QuerySet, params: Params) -> QuerySet:
+    """The matches in the page's order; look-alikes closest first."""
+    if params.similar is not None:
+        return qs.order_by("distance", "-id")
+    if is_ranked(params):
+        rank = SearchRank(F("search_vector"), text_query(params.q))
+        return qs.annotate(rank=rank).order_by("-rank", "-id")
+    if params.sort == "created_at":
+        return qs.order_by("created_at", "id")
+    if params.sort == "display_name":
+        return qs.order_by(Lower("display_name"), "id")
+    if params.sort == "-bytes":
+        return qs.order_by("-bytes", "-id")
+    return qs.order_by("-created_at", "-id")
+
+
+def search(user, params: Params) -> QuerySet:
+    """Every match the user may view, in the page's order (unbounded: tests and small
+    callers; pages and the API use `find`)."""
+    return ordered(matching(user, params), params)
+
+
+@dataclass
+class Found:
+    rows: QuerySet  # the matches in the page's order, for paging
+    count: int  # exact up to COUNT_LIMIT
+    exact: bool  # False: more than COUNT_LIMIT match
+    facet_ids: list[int]  # what the facets count: every match, or a sample
+    sampled: bool  # True: facets count FACET_SAMPLE of the matches
+
+
+def _among(ids: list[int]) -> QuerySet:
+    return Asset.objects.filter(
+        RawSQL("assets_asset.id = ANY(%s)", (ids,), output_field=BooleanField())
+    )
+
+
+def found_facets(found: Found, schema=None) -> dict:
+    """The facets of a search: over every match, or FACET_SAMPLE of them (`sampled`)."""
+    return facets(_among(found.facet_ids), schema)
+
+
+def find(user, params: Params) -> Found:
+    """The search as pages and the API run it, in bounded work at any library size.
+
+    First the ids of up to COUNT_LIMIT + 1 matches, in no order, so PostgreSQL takes its
+    cheapest way to them (a bitmap of a narrow user's folders, a scan that stops early
+    for a common word). When that is every match, the page sorts just those ids; when
+    more match, the page walks the sort's index, which finds its rows quickly exactly
+    because matches are common. Best match ranks the ids found (at most COUNT_LIMIT of
+    them), and facets count at most FACET_SAMPLE of them."""
+    matches = matching(user, params)
+    ids = list(matches.order_by().values_list("pk", flat=True)[: COUNT_LIMIT + 1])
+    exact = len(ids) <= COUNT_LIMIT
+    if params.similar is not None:
+        base = matches.filter(pk__in=ids) if exact else matches
+    elif exact or is_ranked(params):
+        base = _among(ids[:COUNT_LIMIT])
+    else:
+        base = matches
+    return Found(
+        rows=ordered(base, params),
+        count=min(len(ids), COUNT_LIMIT),
+        exact=exact,
+        facet_ids=ids[:FACET_SAMPLE],
+        sampled=len(ids) > FACET_SAMPLE,
+    )
 
 
 SIMILAR_WITHIN = 16  # of 64 bits: beyond this, pictures rarely look alike
 
 
 def similar_to(qs: QuerySet, asset) -> QuerySet:
-    """Assets that look like `asset` (perceptual-hash distance), closest first; the asset
-    itself and assets without a hash are left out."""
+    """Assets that look like `asset` (perceptual-hash distance at most SIMILAR_WITHIN),
+    annotated with `distance`; the asset itself and assets without a hash are left out."""
     from django.db.models import IntegerField
     from django.db.models.expressions import RawSQL
 
@@ -288,77 +371,53 @@ def similar_to(qs: QuerySet, asset) -> QuerySet:
         .exclude(phash="")
         .annotate(distance=distance)
         .filter(distance__lte=SIMILAR_WITHIN)
-        .order_by("distance", "-id")
     )
 
 
-def _sorted(qs: QuerySet, sort: str, text) -> QuerySet:
-    if sort == "relevance" and text is not None:
-        return qs.annotate(rank=SearchRank(F("search_vector"), text)).order_by("-rank", "-id")
-    if sort == "created_at":
-        return qs.order_by("created_at", "id")
-    if sort == "display_name":
-        return qs.order_by(Lower("display_name"), "id")
-    if sort == "-bytes":
-        return qs.order_by("-bytes", "-id")
-    return qs.order_by("-created_at", "-id")
-
-
 def facets(qs: QuerySet, schema=None) -> dict:
-    """Counts of the matching (so visible) assets by type, format, top tags and, for each
-    list metadata field, its values (`metadata.<external ID>`: {value ID: n})."""
-    base = qs.order_by()
-    by_type = dict(base.values_list("type").annotate(n=Count("id")).values_list("type", "n"))
-    by_format = dict(base.values_list("format").annotate(n=Count("id")).values_list("format", "n"))
-    out = {"type": by_type, "format": by_format, "tags": _tag_counts(base)}
+    """Counts of the assets of `qs` (visible ones: a search's matches, or `find`'s facet
+    sample) by type, format, top tags and, for each list metadata field, its top values
+    (`metadata.<external ID>`: {value ID: n}).
+
+    One query: the rows are read once, then grouped by type, format, tags and each list
+    field (a scalar for single-select, an array for multi-select)."""
+    from django.db import connection
+
     if schema is None:
         from metadata import selectors as metadata_selectors
 
         schema = metadata_selectors.schema_get()
-    lists = [f.external_id for f in schema.fields if f.is_list]
-    if lists:
-        out.update(_metadata_counts(base, lists))
+    sql, params = qs.order_by().values("type", "format", "tags", "metadata").query.sql_with_params()
+    top = "GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %s"
+    parts = [
+        "SELECT 'type', s.type, count(*) FROM s GROUP BY 2",
+        "SELECT 'format', s.format, count(*) FROM s GROUP BY 2",
+        f"(SELECT 'tags', x.v, count(*) FROM (SELECT unnest(s.tags) AS v FROM s) x {top})",
+    ]
+    args: list = [FACET_TAGS]
+    for f in schema.fields:  # one pass over the sample per list field, by its JSON shape
+        if f.type == "enum":
+            parts.append(
+                "(SELECT %s::text, x.v, count(*) FROM (SELECT s.metadata ->> %s AS v FROM s) x"
+                f" WHERE x.v IS NOT NULL {top})"
+            )
+            args += [f"metadata.{f.external_id}", f.external_id, FACET_TAGS]
+        elif f.type == "set":
+            parts.append(
+                "(SELECT %s::text, x.v, count(*) FROM (SELECT jsonb_array_elements_text("
+                "s.metadata -> %s) AS v FROM s WHERE jsonb_typeof(s.metadata -> %s) = 'array')"
+                f" x {top})"
+            )
+            args += [f"metadata.{f.external_id}", f.external_id, f.external_id, FACET_TAGS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH s AS MATERIALIZED ({sql}) " + " UNION ALL ".join(parts), [*params, *args]
+        )
+        rows = cursor.fetchall()
+    out: dict[str, dict[str, int]] = {"type": {}, "format": {}, "tags": {}}
+    for key, value, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
+        out.setdefault(key, {})[value] = n
     return out
-
-
-def _metadata_counts(base: QuerySet, keys: list[str]) -> dict[str, dict[str, int]]:
-    """Value counts of the list fields `keys` among `base`, in one query."""
-    from django.db import connection
-
-    sql, params = base.values("id", "metadata").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT e.key, v.value, count(*) FROM ({sql}) s
-            CROSS JOIN LATERAL jsonb_each(s.metadata) AS e
-            CROSS JOIN LATERAL jsonb_array_elements_text(
-                CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value
-                     ELSE jsonb_build_array(e.value) END
-            ) AS v(value)
-            WHERE e.key = ANY(%s)
-            GROUP BY e.key, v.value
-            ORDER BY count(*) DESC, e.key, v.value
-            LIMIT %s
-            """,
-            [*params, keys, FACET_TAGS * len(keys)],
-        )
-        out: dict[str, dict[str, int]] = {}
-        for key, value, n in cursor.fetchall():
-            out.setdefault(f"metadata.{key}", {})[value] = n
-        return out
-
-
-def _tag_counts(base: QuerySet) -> dict[str, int]:
-    from django.db import connection
-
-    sql, params = base.values("id", "tags").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT tag, count(*) FROM (SELECT unnest(s.tags) AS tag FROM ({sql}) s) t "
-            "GROUP BY tag ORDER BY count(*) DESC, tag LIMIT %s",
-            [*params, FACET_TAGS],
-        )
-        return dict(cursor.fetchall())
 
 
 # -- saved searches ----------------------------------------------------------------------------

@@ -21,10 +21,15 @@ router = Router(tags=["search"])
 
 class SearchPage(Schema):
     count: int
+    # False when more than search.COUNT_LIMIT match: `count` is then that limit ("more
+    # than"); best match ranks that many of them.
+    count_exact: bool
+    facets: dict[str, dict[str, int]]
+    # True when more than search.FACET_SAMPLE match: facets count that many of them.
+    facets_sampled: bool
     next: str | None
     previous: str | None
     results: list[AssetOut]
-    facets: dict[str, dict[str, int]]
 
 
 class SyntaxErrorOut(Schema):
@@ -80,12 +85,19 @@ def search_assets(
         else None,
     )
     try:
-        rows = search.search(user, params)
+        found = search.find(user, params)
     except QuerySyntaxError as exc:
         body = {"detail": str(exc), "code": "syntax_error", "position": exc.position}
         return Status(400, body)
-    page = paginate(request, rows, lambda a: asset_out(a, request), paging or PageParams())
-    page["facets"] = search.facets(rows)
+    page = paginate(
+        request,
+        found.rows,
+        lambda a: asset_out(a, request),
+        paging or PageParams(),
+        counted=(found.count, found.exact),
+    )
+    page["facets"] = search.found_facets(found)
+    page["facets_sampled"] = found.sampled
     return page
 
 

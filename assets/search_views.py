@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -70,6 +69,26 @@ def panel_terms(get, schema) -> list[str]:
             if value:
                 out.append(f"metadata.{f.external_id}:{_quote_value(value)}")
     return out
+
+
+class OpenPage:
+    """A page of a list whose end is not counted: Previous and Next (one row more than
+    the page is read to know whether there is a next), no "of N"."""
+
+    paginator = None
+    MAX = 100_000
+
+    def __init__(self, rows, raw_number, size: int) -> None:
+        number = int(raw_number) if str(raw_number or "").isdigit() else 1
+        self.number = min(max(number, 1), self.MAX)
+        start = (self.number - 1) * size
+        items = list(rows[start : start + size + 1])
+        self.object_list = items[:size]
+        self.has_previous = self.number > 1
+        self.has_next = len(items) > size
+        self.has_other_pages = self.has_previous or self.has_next
+        self.previous_page_number = self.number - 1
+        self.next_page_number = self.number + 1
 
 
 def _uploaders():
@@ -200,9 +219,9 @@ def search_page(request):
     status = 200
     if searched:
         try:
-            rows = search.search(user, params)
-            page = Paginator(rows, PAGE_SIZE).get_page(get.get("page"))
-            facets = search.facets(rows, schema)
+            found = search.find(user, params)
+            page = OpenPage(found.rows, get.get("page"), PAGE_SIZE)
+            facets = search.found_facets(found, schema)
         except QuerySyntaxError as exc:
             context["syntax_error"] = exc
             status = 400
@@ -210,7 +229,10 @@ def search_page(request):
             context.update(
                 page=page,
                 assets=page.object_list,
-                count=page.paginator.count,
+                count=found.count,
+                count_exact=found.exact,
+                facets_sampled=found.sampled,
+                facet_sample=search.FACET_SAMPLE,
                 facets=[
                     (
                         title,

@@ -25,14 +25,28 @@ def paginate(
     items: QuerySet | list,
     serialize: Callable[[Any], dict],
     params: PageParams,
+    *,
+    counted: tuple[int, bool] | None = None,
 ) -> dict:
+    """One page. `counted` is (count, exact) when the caller counted with a bound (search
+    counts at most so many matches): the page then says `count_exact`, and `next` is
+    known by reading one row more than the page."""
     if not 1 <= params.page <= MAX_PAGE:
         raise ValidationFailed(f"page is between 1 and {MAX_PAGE:,}.", field="page")
     if not 1 <= params.page_size <= MAX_PAGE_SIZE:
         raise ValidationFailed(f"page_size is between 1 and {MAX_PAGE_SIZE}.", field="page_size")
-    count = items.count() if isinstance(items, QuerySet) else len(items)
     start = (params.page - 1) * params.page_size
-    rows: Iterable = items[start : start + params.page_size]
+    extra = {}
+    if counted is not None:
+        count, exact = counted
+        extra["count_exact"] = exact
+        rows: Iterable = list(items[start : start + params.page_size + 1])
+        more = len(rows) > params.page_size if not exact else start + params.page_size < count
+        rows = rows[: params.page_size]
+    else:
+        count = items.count() if isinstance(items, QuerySet) else len(items)
+        rows = items[start : start + params.page_size]
+        more = start + params.page_size < count
 
     def link(page: int) -> str:
         query = request.GET.copy()
@@ -42,9 +56,11 @@ def paginate(
 
     return {
         "count": count,
-        "next": link(params.page + 1) if start + params.page_size < count else None,
+        "next": link(params.page + 1) if more else None,
         "previous": link(params.page - 1)
-        if params.page > 1 and start - params.page_size < count
+        if params.page > 1
+        and (start - params.page_size < count or extra.get("count_exact") is False)
         else None,
         "results": [serialize(row) for row in rows],
+        **extra,
     }

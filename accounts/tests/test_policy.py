@@ -372,12 +372,12 @@ def test_visible_assets_query_count_does_not_grow_with_grants_or_assets(
         make_asset(folder, actor=admin)
         make_asset(folder, actor=admin)
     user = fresh(user)
-    with django_assert_num_queries(3):  # user grants, group grants, the list itself
+    with django_assert_num_queries(2):  # the grants (user and group, one query), the list
         assert len(list(visible_assets(user))) == 8
 
 
 # -- query counts and caching ---------------------------------------------------------
-def test_grant_loading_is_two_queries_cached_per_user_object(tree, django_assert_num_queries):
+def test_grant_loading_is_one_query_cached_per_user_object(tree, django_assert_num_queries):
     user = UserFactory()
     group = GroupFactory()
     user.groups.add(group)
@@ -385,7 +385,7 @@ def test_grant_loading_is_two_queries_cached_per_user_object(tree, django_assert
     grant(group, tree["D"], "edit")
     user = fresh(user)
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert access_for(user).folder_level(tree["C"]) is Level.VIEW
     with django_assert_num_queries(0):
         assert access_for(user).folder_level(tree["D"]) is Level.EDIT
@@ -393,7 +393,7 @@ def test_grant_loading_is_two_queries_cached_per_user_object(tree, django_assert
         assert access_for(user) is access_for(user)
 
     other_object = fresh(user)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert access_for(other_object).folder_level(tree["C"]) is Level.VIEW
 
 

@@ -9,3 +9,12 @@ register = template.Library()
 def visible_path(folder, user) -> str:
     """The folder's path as this user may see it (no invisible ancestors); no queries per row."""
     return policy.access_for(user).describe_folder(folder)
+
+
+@register.filter
+def thousands(n) -> str:
+    """12345 -> "12,345"."""
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError):
+        return str(n)

@@ -211,6 +211,40 @@ def test_api_search_with_facets_and_paging(client, world):
     assert folder.status_code == 404  # an invisible folder does not exist
 
 
+def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch):
+    """Past COUNT_LIMIT matches the count says "more than", facets count FACET_SAMPLE of
+    the matches, best match ranks COUNT_LIMIT of them; next links still reach every row."""
+    admin, brand = world["admin"], world["brand"]
+    names = ["bulk-0.png", "bulk-1.jpg", "bulk-2.jpg", "bulk-3.jpg"]
+    extra = [make_asset(brand, actor=admin, name=n, tags=["bulk"]) for n in names]
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(search_module, "FACET_SAMPLE", 2)
+    found = search_module.find(admin, search_module.Params(tags=["bulk"]))
+    assert (found.count, found.exact, found.sampled) == (3, False, True)
+    assert len(found.facet_ids) == 2 and set(found.facet_ids) <= {a.pk for a in extra}
+    assert [a.pk for a in found.rows] == [a.pk for a in reversed(extra)]  # newest first
+    assert search_module.found_facets(found)["tags"] == {"bulk": 2}
+    client.force_login(admin)
+    body = client.get(f"{API}/search?tags=bulk&page_size=3").json()
+    assert body["count"] == 3 and body["count_exact"] is False and body["facets_sampled"]
+    assert sum(body["facets"]["format"].values()) == 2
+    seen = [a["id"] for a in body["results"]]
+    assert body["next"] and not body["previous"]
+    body = client.get(body["next"]).json()
+    seen += [a["id"] for a in body["results"]]
+    assert body["next"] is None and body["previous"]
+    assert seen == [a.pk for a in reversed(extra)]
+    ranked = client.get(f"{API}/search?q=bulk&sort=relevance").json()
+    assert ranked["count"] == 3 and ranked["count_exact"] is False
+    assert len(ranked["results"]) == 3 and ranked["next"] is None
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(search_module, "FACET_SAMPLE", 10)
+    body = client.get(f"{API}/search?tags=bulk&page_size=3").json()
+    assert body["count"] == 4 and body["count_exact"] is True and not body["facets_sampled"]
+    assert body["facets"]["format"] == {"jpg": 3, "png": 1}
+    assert body["next"] and client.get(body["next"]).json()["next"] is None
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -38,6 +38,33 @@ def test_results_and_facets_for_a_restricted_user(client, world):
     assert "1 result" in narrowed.content.decode()
 
 
+def test_past_the_limit_the_page_says_more_than(client, world, monkeypatch):
+    from assets import search
+
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)
+    monkeypatch.setattr(search, "FACET_SAMPLE", 1)
+    client.force_login(world["viewer"])
+    html = client.get("/search/", {"q": "kitten"}).content.decode()
+    assert "More than 1 result" in html and "Counted up to 1." in html and "Counts among" in html
+    assert "kitten-secret" not in html
+
+
+def test_pages_go_on_past_the_count_with_previous_and_next(client, world, monkeypatch):
+    from assets import search, search_views
+
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)
+    monkeypatch.setattr(search_views, "PAGE_SIZE", 1)
+    client.force_login(world["viewer"])
+    first = client.get("/search/", {"q": "kitten"}).content.decode()
+    assert "Page 1<" in first and "Next" in first and "Previous" not in first
+    second = client.get("/search/", {"q": "kitten", "page": "2"}).content.decode()
+    assert "Page 2<" in second and "Previous" in second and "Next" not in second
+    names = [n for n in ("kitten-one", "kitten-two") if n in first + second]
+    assert len(names) == 2 and "kitten-secret" not in first + second
+    odd = client.get("/search/", {"q": "kitten", "page": "x'; DROP"})
+    assert odd.status_code == 200 and "Page 1<" in odd.content.decode()
+
+
 def test_a_mistake_is_shown_with_its_position(client, world):
     client.force_login(world["admin"])
     response = client.get("/search/", {"expression": "(tags:kitten"})

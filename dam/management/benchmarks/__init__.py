@@ -46,7 +46,13 @@ def register(benchmark: Benchmark) -> Benchmark:
 
 def load() -> dict[str, Benchmark]:
     """Import every benchmark module (each registers itself) and return the registry."""
-    from dam.management.benchmarks import access, metadata, moderation, renditions  # noqa: F401
+    from dam.management.benchmarks import (  # noqa: F401
+        access,
+        metadata,
+        moderation,
+        renditions,
+        search,
+    )
 
     return BENCHMARKS
 

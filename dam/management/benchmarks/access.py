@@ -420,7 +420,9 @@ class _Steps:
         self.say(f"  {label}: {seconds:.1f} s")
 
 
-def build(plan: Plan, options: dict, say) -> dict:
+def build(plan: Plan, options: dict, say, asset_columns: dict | None = None) -> dict:
+    """Load the plan. `asset_columns` overrides the SQL expressions of asset columns (see
+    `_insert_assets`), e.g. `bench search` gives its assets words, tags and metadata."""
     User = get_user_model()
     memberships = User.groups.through
     permission = {
@@ -478,7 +480,7 @@ def build(plan: Plan, options: dict, say) -> dict:
         with step(f"assets ({options['assets']:,}, indexes and foreign keys off)"):
             indexes = _drop_secondary_indexes(cursor, table)
             foreign_keys = _drop_foreign_keys(cursor, table)
-            _insert_assets(cursor, plan, options, now)
+            _insert_assets(cursor, plan, options, now, asset_columns or {})
             _reset_sequence(cursor, Asset)
         with step(f"asset indexes ({len(indexes)}) and foreign keys ({len(foreign_keys)})"):
             for definition in indexes:
@@ -501,7 +503,10 @@ def build(plan: Plan, options: dict, say) -> dict:
     return {"build_seconds": round(time.perf_counter() - started, 1), "steps": steps}
 
 
-def _insert_assets(cursor, plan: Plan, options: dict, now) -> None:
+def _insert_assets(cursor, plan: Plan, options: dict, now, overrides: dict) -> None:
+    """One INSERT ... SELECT of every asset. Column expressions may use `t.id` (1..n, in
+    creation order), `t.folder_id`, `t.created_at`, `k.type`/`k.format`/`k.prefix` (the
+    kind, by id % 10) and random() (seeded); `%%` is a literal percent sign."""
     cursor.execute(
         "CREATE TEMP TABLE bench_asset_counts (folder_id bigint, n integer) ON COMMIT DROP"
     )
@@ -546,6 +551,7 @@ def _insert_assets(cursor, plan: Plan, options: dict, now) -> None:
         "created_by_id": "1 + (t.id * 7) %% %(users)s",
         "created_at": "t.created_at",
         "updated_at": "t.created_at",
+        **overrides,
     }
     extra_columns, extra_values = _missing_defaults(Asset, exprs)
     params = {"users": options["users"], "start": now - timedelta(days=3 * 365)}
