@@ -193,10 +193,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DAM_MAX_UPLOAD_BYTES = env_int("DAM_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
 DAM_MAX_IMAGE_PIXELS = env_int("DAM_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
-# Search counts matches exactly up to this many ("more than 10,000" past it; best match
+# Search counts matches exactly up to this many ("more than 1,000" past it; best match
 # ranks at most this many) and facets count at most DAM_SEARCH_FACET_SAMPLE of them.
 # Higher numbers cost time at a million assets.
-DAM_SEARCH_COUNT_LIMIT = env_int("DAM_SEARCH_COUNT_LIMIT", 10_000, minimum=10)
+DAM_SEARCH_COUNT_LIMIT = env_int("DAM_SEARCH_COUNT_LIMIT", 1_000, minimum=10)
 DAM_SEARCH_FACET_SAMPLE = env_int("DAM_SEARCH_FACET_SAMPLE", 1_000, minimum=10)
 # Resumable uploads spool here chunk by chunk (a volume every web process shares).
 DAM_UPLOAD_SPOOL = Path(env_str("DAM_UPLOAD_SPOOL", str(VAR_DIR / "uploads")))

@@ -54,6 +54,11 @@ def world():
     }
 
 
+def fresh_user(user):
+    """The same user as a new object (no per-request caches)."""
+    return type(user).objects.get(pk=user.pk)
+
+
 def found(user, **params) -> list:
     return list(search_module.search(user, search_module.Params(**params)))
 
@@ -237,6 +242,15 @@ def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch
     ranked = client.get(f"{API}/search?q=bulk&sort=relevance").json()
     assert ranked["count"] == 3 and ranked["count_exact"] is False
     assert len(ranked["results"]) == 3 and ranked["next"] is None
+    # Someone who sees few assets has every match read: an exact count past the limit.
+    viewer = world["viewer"]
+    mine = search_module.find(viewer, search_module.Params(tags=["bulk"]))
+    assert (mine.count, mine.exact) == (4, True)
+    assert [a.pk for a in mine.rows] == [a.pk for a in reversed(extra)]
+    monkeypatch.setattr(search_module, "SMALL_LIBRARY", 0)  # as if they saw a big library
+    big = search_module.find(fresh_user(viewer), search_module.Params(tags=["bulk"]))
+    assert (big.count, big.exact) == (3, False)
+    assert [a.pk for a in big.rows] == [a.pk for a in reversed(extra)]  # same order
     monkeypatch.setattr(search_module, "COUNT_LIMIT", 10)
     monkeypatch.setattr(search_module, "FACET_SAMPLE", 10)
     body = client.get(f"{API}/search?tags=bulk&page_size=3").json()

@@ -52,29 +52,56 @@
     refresh(el);
   });
 
-  // What the user typed while the server was answering stays: the answer is for the
-  // value at the time of asking, the box shows the newest.
-  let typing = null;
-  document.addEventListener("htmx:beforeSwap", (event) => {
-    const active = document.activeElement;
-    typing = null;
-    if (event.detail.target && event.detail.target.matches("[data-md-fields]") &&
-        active && active.id && event.detail.target.contains(active) &&
-        TEXTUAL.includes(active.type || "") && active.tagName === "INPUT") {
-      typing = { id: active.id, value: active.value };
+  // What the user typed or picked while the server was answering stays: the answer is
+  // for the values at the time of asking, the fields show the newest (and, if a rule
+  // reads one of them, ask again). Values the user did not touch take the answer's.
+  const isFields = (el) => el && el.matches && el.matches("[data-md-fields]");
+  function valueOf(el) {
+    if (el.type === "checkbox" || el.type === "radio") return el.checked;
+    if (el.tagName === "SELECT" && el.multiple) {
+      return Array.from(el.selectedOptions).map((o) => o.value).join("\u0000");
     }
+    return el.value;
+  }
+  function stateOf(box) {
+    const state = new Map();
+    box.querySelectorAll("input[id], select[id], textarea[id]").forEach((el) => {
+      if (el.type !== "hidden") state.set(el.id, valueOf(el));
+    });
+    return state;
+  }
+  let asked = null;   // the fields' values when the re-render was asked for
+  let touched = null; // [id, value] the user changed since
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (isFields(event.detail.elt)) asked = stateOf(event.detail.elt);
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    touched = null;
+    if (!isFields(event.detail.target) || !asked) return;
+    const now = stateOf(event.detail.target);
+    touched = Array.from(now).filter(([id, value]) => asked.has(id) && asked.get(id) !== value);
+    asked = null;
   });
   document.addEventListener("htmx:afterSettle", () => {
-    if (!typing) return;
-    const el = document.getElementById(typing.id);
-    if (el && el.value !== typing.value) {
-      el.value = typing.value;
-      if (el.matches("[data-md-driver]")) {
-        clearTimeout(timers.get(el));
-        timers.set(el, setTimeout(() => refresh(el), 350));
-      }
+    if (!touched || !touched.length) { touched = null; return; }
+    let driver = null;
+    touched.forEach(([id, value]) => {
+      const el = document.getElementById(id);
+      if (!el || valueOf(el) === value) return;
+      if (el.type === "checkbox" || el.type === "radio") el.checked = value;
+      else if (el.tagName === "SELECT" && el.multiple) {
+        const wanted = new Set(String(value).split("\u0000"));
+        Array.from(el.options).forEach((o) => { o.selected = wanted.has(o.value); });
+      } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === value)) {
+        el.value = value;
+      } else return;
+      if (el.matches("[data-md-driver]")) driver = el;
+    });
+    touched = null;
+    if (driver) {
+      clearTimeout(timers.get(driver));
+      timers.set(driver, setTimeout(() => refresh(driver), 350));
     }
-    typing = null;
   });
 
   // -- pickers with many options: type to filter ------------------------------------------
