@@ -89,3 +89,31 @@ def test_find_similar_from_the_asset_page(live_server, page):
     expect(results.get_by_role("link")).to_have_count(1)
     expect(results.get_by_role("link", name="kitten-night")).to_be_visible()
     screenshot(page, "search-similar")
+
+
+def test_a_broad_search_says_more_than_and_pages_on(live_server, page, monkeypatch):
+    """Past the count limit the heading says "More than", the facets say they count a
+    sample, and Next still reaches every match (the live server shares this process)."""
+    from assets import search, search_views
+
+    viewer = _world()
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)
+    monkeypatch.setattr(search, "FACET_SAMPLE", 1)
+    monkeypatch.setattr(search, "SMALL_LIBRARY", 0)  # as if the viewer saw a big library
+    monkeypatch.setattr(search_views, "PAGE_SIZE", 1)
+    login(page, live_server.url, viewer.email)
+    page.goto(f"{live_server.url}/search/?q=kitten")
+    expect(page.get_by_role("heading", name="More than 1 result")).to_be_visible()
+    expect(page.get_by_text("Counts among 1 of the matches.")).to_be_visible()
+    results = page.get_by_role("list", name="Search results")
+    expect(results.get_by_role("listitem")).to_have_count(1)
+    seen = results.get_by_role("link").first.inner_text().split("\n")[0]
+    expect(page.get_by_text("Page 1", exact=True)).to_be_visible()
+    screenshot(page, "search-more-than")
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2", exact=True)).to_be_visible()
+    expect(results.get_by_role("listitem")).to_have_count(1)
+    other = results.get_by_role("link").first.inner_text().split("\n")[0]
+    assert {seen, other} == {"kitten-day", "kitten-night"}
+    expect(page.get_by_role("link", name="Next")).to_have_count(0)  # the secret one is not there
+    expect(page.get_by_role("link", name="Previous")).to_be_visible()
