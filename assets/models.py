@@ -445,3 +445,24 @@ class SavedSearch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SearchLexeme(models.Model):
+    """Every word (lexeme) any asset's search vector holds, kept by a database trigger.
+
+    Search expands the word being typed into the words it starts ("mou" -> "mountain",
+    "mouse") and asks the GIN index for those exactly, which is far cheaper at a million
+    assets than a prefix, which reads every matching posting list before it can intersect
+    anything. Words of deleted assets stay (a word that no asset holds finds nothing)."""
+
+    word = models.TextField(primary_key=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["word"], name="search_lexeme_prefix", opclasses=["text_pattern_ops"]
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.word

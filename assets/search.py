@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -35,6 +35,8 @@ FACET_SAMPLE = settings.DAM_SEARCH_FACET_SAMPLE
 # Someone who sees at most this many assets has every match read (and counted exactly).
 SMALL_LIBRARY = 20_000
 TEXT_CONFIG = "simple"
+PREFIX_MIN = 3  # shorter prefixes use PostgreSQL's prefix match
+PREFIX_WORDS = 40  # a prefix starting more words than this does too
 CHOICES = {
     "type": AssetType.values,
     "moderation_status": ModerationStatus.values,
@@ -76,17 +78,58 @@ def _words(text: str) -> list[str]:
     return WORD_RE.findall(text.lower())[:30]
 
 
-def text_query(text: str, *, phrase: bool = False) -> SearchQuery | None:
-    """Every word, the last as a prefix (the one being typed: `beach sun` finds "beach
-    sunset"), or a phrase; None when nothing is left. Only the last word is a prefix:
-    a prefix reads every lexeme it starts, which costs far more at a million assets."""
+def _expand(prefix: str) -> list[str] | None:
+    """The words any asset holds that start with `prefix` (SearchLexeme), or None when
+    the prefix is short or starts too many: PostgreSQL's own prefix match serves then."""
+    from assets.models import SearchLexeme
+
+    if len(prefix) < PREFIX_MIN:
+        return None
+    # No ORDER BY: the pattern index serves LIKE 'prefix%' but not the collation's order,
+    # and all of them are wanted anyway (or none, past PREFIX_WORDS).
+    words = SearchLexeme.objects.filter(word__startswith=prefix).order_by()
+    found = sorted(words.values_list("word", flat=True)[: PREFIX_WORDS + 1])
+    return None if len(found) > PREFIX_WORDS else found
+
+
+def _lexeme(word: str) -> str:
+    """A word as a tsquery literal, quoted (lexemes may hold punctuation)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def text_query(text: str, *, phrase: bool = False) -> RawSQL | None:
+    """The tsquery of free text: every word, the last as a prefix (the one being typed:
+    `beach sun` finds "beach sunset"), or a phrase; None when nothing is left.
+
+    The prefix becomes the words it starts, asked for exactly (see SearchLexeme): the
+    GIN index intersects exact words while it reads them, where a prefix has to collect
+    every posting list it matches first, which costs far more at a million assets."""
     words = _words(text)
     if not words:
         return None
     if phrase:
-        return SearchQuery(" ".join(words), search_type="phrase", config=TEXT_CONFIG)
-    raw = " & ".join([*words[:-1], f"{words[-1]}:*"])
-    return SearchQuery(raw, search_type="raw", config=TEXT_CONFIG)
+        sql, args = f"phraseto_tsquery('{TEXT_CONFIG}', %s)", [" ".join(words)]
+    else:
+        *rest, last = words
+        expanded = _expand(last)
+        if expanded is None:
+            sql, args = f"to_tsquery('{TEXT_CONFIG}', %s)", [" & ".join([*rest, f"{last}:*"])]
+        else:
+            exact = " | ".join(_lexeme(w) for w in expanded) or _lexeme(last)
+            sql, args = "%s::tsquery", [exact]
+            if rest:
+                sql = f"(to_tsquery('{TEXT_CONFIG}', %s) && ({sql}))"
+                args = [" & ".join(rest), *args]
+    return RawSQL(sql, args, output_field=SearchQueryField())
+
+
+def text_match(text: str, *, phrase: bool = False) -> Q | None:
+    """The filter of free text on the search vector, or None."""
+    query = text_query(text, phrase=phrase)
+    if query is None:
+        return None
+    sql, args = query.sql, query.params
+    return Q(RawSQL(f"assets_asset.search_vector @@ {sql}", args, output_field=BooleanField()))
 
 
 # -- the language -------------------------------------------------------------------------------
@@ -226,8 +269,8 @@ def _compare(term: Compare, schema) -> Q:
 
 def compile_tree(node, schema) -> Q:
     if isinstance(node, Text):
-        query = text_query(node.value, phrase=node.phrase)
-        return Q(search_vector=query) if query is not None else Q()
+        match = text_match(node.value, phrase=node.phrase)
+        return match if match is not None else Q()
     if isinstance(node, Compare):
         return _compare(node, schema)
     if isinstance(node, Not):
@@ -267,9 +310,9 @@ def matching(user, params: Params) -> QuerySet:
         qs = qs.filter(tags__contains=list(params.tags))
     if params.created_by:
         qs = qs.filter(created_by_id=params.created_by)
-    text = text_query(params.q) if params.q else None
+    text = text_match(params.q) if params.q else None
     if text is not None:
-        qs = qs.filter(search_vector=text)
+        qs = qs.filter(text)
     if params.expression:
         extra = expression_filter(params.expression)
         if extra is not None:
@@ -308,7 +351,7 @@ def search(user, params: Params) -> QuerySet:
 
 @dataclass
 class Found:
-    rows: QuerySet  # the matches in the page's order, for paging
+    rows: QuerySet | SortedIds  # the matches in the page's order, for paging
     count: int  # exact up to COUNT_LIMIT
     exact: bool  # False: more than COUNT_LIMIT match
     facet_ids: list[int]  # what the facets count: every match, or a sample
@@ -348,29 +391,66 @@ def _sees_few(user) -> bool:
     return cached
 
 
+def _sort_key(params: Params) -> tuple[dict, str]:
+    """The page's order as one annotation `k` and an ORDER BY over it (and `pk`): the
+    same order as `ordered`, for sorting the ids `find` read."""
+    if params.similar is not None:
+        return {"k": F("distance")}, "s.k ASC, s.pk DESC"
+    if is_ranked(params):
+        return {"k": SearchRank(F("search_vector"), text_query(params.q))}, "s.k DESC, s.pk DESC"
+    return {
+        "created_at": ({"k": F("created_at")}, "s.k ASC, s.pk ASC"),
+        "display_name": ({"k": Lower("display_name")}, "s.k ASC, s.pk ASC"),
+        "-bytes": ({"k": F("bytes")}, "s.k DESC, s.pk DESC"),
+    }.get(params.sort, ({"k": F("created_at")}, "s.k DESC, s.pk DESC"))
+
+
+class SortedIds:
+    """Matches as ids already in the page's order: a slice fetches just those rows."""
+
+    def __init__(self, qs: QuerySet, ids: list[int]) -> None:
+        self.qs, self.ids = qs, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, part: slice) -> list:
+        wanted = self.ids[part]
+        rows = {a.pk: a for a in self.qs.filter(pk__in=wanted)} if wanted else {}
+        return [rows[pk] for pk in wanted if pk in rows]
+
+    def __iter__(self):
+        return iter(self[:])
+
+
 def find(user, params: Params) -> Found:
     """The search as pages and the API run it, in bounded work at any library size.
 
-    First the ids of up to COUNT_LIMIT + 1 matches, in no order, so PostgreSQL takes its
+    First up to COUNT_LIMIT + 1 matches are read in no order, so PostgreSQL takes its
     cheapest way to them (the one GIN index for text, tags, metadata and folders; a scan
-    that stops early for a common word). When that is every match, the page sorts just
-    those ids; when more match, the page walks the sort's index, which finds its rows
-    quickly because matches are common. Someone who sees few assets (SMALL_LIBRARY) gets
-    every match read instead, and so an exact count: for them walking the index would
-    pass over a whole library of rows they cannot see. Best match ranks the ids read,
-    and facets count at most FACET_SAMPLE of them."""
+    that stops early for a common word), and sorted by the page's key in the same query.
+    When that is every match, pages slice those ids; when more match, the page walks the
+    sort's index, which finds its rows quickly because matches are common. Someone who
+    sees few assets (SMALL_LIBRARY) gets every match read instead, and so an exact count:
+    for them walking the index would pass over a whole library of rows they cannot see.
+    Best match ranks the matches read, and facets count at most FACET_SAMPLE of them."""
+    from django.db import connection
+
     matches = matching(user, params)
     collect = SMALL_LIBRARY if _sees_few(user) else COUNT_LIMIT
-    ids = list(matches.order_by().values_list("pk", flat=True)[: collect + 1])
+    key, order = _sort_key(params)
+    read = matches.order_by().annotate(**key).values("pk", "k")[: collect + 1]
+    sql, args = read.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT s.pk FROM ({sql}) s ORDER BY {order}", args)
+        ids = [row[0] for row in cursor.fetchall()]
     exact = len(ids) <= collect
-    if params.similar is not None:
-        base = matches.filter(pk__in=ids) if exact else matches
-    elif exact or is_ranked(params):
-        base = _among(ids[:collect])
+    if exact or is_ranked(params):
+        rows = SortedIds(matches, ids[:collect])
     else:
-        base = matches
+        rows = ordered(matches, params)
     return Found(
-        rows=ordered(base, params),
+        rows=rows,
         count=min(len(ids), collect),
         exact=exact,
         facet_ids=ids[:FACET_SAMPLE],

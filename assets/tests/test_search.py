@@ -84,6 +84,45 @@ def test_text_finds_names_tags_file_names_metadata_context_and_comments(world):
     assert ids(admin, q="!!! ;; --") == ids(admin)  # nothing searchable: no filter
 
 
+def test_the_word_being_typed_expands_into_the_words_assets_hold(world, monkeypatch):
+    from assets.models import SearchLexeme
+
+    admin, cat, hidden = world["admin"], world["cat"], world["hidden"]
+    words = set(SearchLexeme.objects.values_list("word", flat=True))
+    assert {"kitten", "sofa", "kitten-on-sofa", "logo", "employee"} <= words  # triggers
+    assert search_module._expand("kitt") == ["kitten", "kitten-on-sofa"]
+    assert search_module._expand("ki") is None  # short: PostgreSQL's prefix match
+    assert ids(admin, q="kitt") == {cat.pk, hidden.pk}
+    assert ids(admin, q="sofa kitt") == {cat.pk}
+    assert ids(admin, q="kitten-on-s") == {cat.pk}
+    assert ids(admin, q="kittz") == set()  # starts no word: finds nothing
+    monkeypatch.setattr(search_module, "PREFIX_WORDS", 1)  # too many: a real prefix
+    assert search_module._expand("kitt") is None
+    assert ids(admin, q="kitt") == {cat.pk, hidden.pk}
+    services.asset_update(actor=admin, asset=cat, display_name="Zebra O'Brien \\ café")
+    assert {"zebra", "brien", "café"} <= set(SearchLexeme.objects.values_list("word", flat=True))
+    monkeypatch.setattr(search_module, "PREFIX_WORDS", 40)
+    assert ids(admin, q="caf") == {cat.pk} and ids(admin, q="zebra bri") == {cat.pk}
+    Comment.objects.create(asset=cat, author=admin, body="Quokka approved")
+    assert ids(admin, q="quok") == {cat.pk}  # a comment's words, through both triggers
+
+
+@pytest.mark.parametrize("sort", search_module.SORTS)
+def test_the_ids_read_are_sorted_as_the_walk_would_sort_them(world, sort, monkeypatch):
+    """`find` sorts the matches it read in SQL; that order is the one `ordered` gives."""
+    admin, brand = world["admin"], world["brand"]
+    for i, name in enumerate(["b-kitten.jpg", "A-kitten.png", "c-kitten.jpg"]):
+        asset = make_asset(brand, actor=admin, name=name, tags=["kitten"])
+        Asset.objects.filter(pk=asset.pk).update(
+            bytes=1000 * (i % 2), created_at=world["cat"].created_at
+        )
+    params = dict(q="kitten", sort=sort)
+    walked = [a.pk for a in search_module.search(admin, search_module.Params(**params))]
+    read = search_module.find(admin, search_module.Params(**params))
+    assert read.exact and [a.pk for a in read.rows] == walked
+    assert [a.pk for a in read.rows[1:3]] == walked[1:3]
+
+
 def test_relevance_puts_names_and_tags_first(world):
     admin = world["admin"]
     doc = make_asset(world["brand"], actor=admin, name="plain.jpg")

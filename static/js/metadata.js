@@ -16,6 +16,9 @@
     const box = container(el);
     if (!box || !window.htmx) return;
     lastSent.set(el, el.type === "checkbox" ? String(el.checked) : el.value);
+    // htmx binds a swapped-in element's triggers only when it settles (20 ms later); a
+    // pick in between would fire into nothing. Processing twice is a no-op.
+    window.htmx.process(box);
     window.htmx.trigger(box, "md-change");
   }
 

@@ -203,47 +203,51 @@ def _build(options: dict, db, say) -> dict:
 
 
 # -- measuring ------------------------------------------------------------------------------
-def _time(client: Client, url: str, options: dict) -> tuple[list[float], int, dict]:
-    secure = bool(settings.SECURE_SSL_REDIRECT)
-
-    def get():
-        response = client.get(url, secure=secure)
-        if response.status_code != 200:
-            raise CommandError(f"GET {url} answered {response.status_code}: {response.content}")
-        return response
-
-    for _ in range(options["warmup"]):
-        get()
-    samples = []
-    for _ in range(options["repeat"]):
-        start = time.perf_counter()
-        get()
-        samples.append(time.perf_counter() - start)
-    with CaptureQueriesContext(connection) as captured:
-        body = get().json()
-    return samples, len(captured.captured_queries), body
+def _get(client: Client, url: str):
+    response = client.get(url, secure=bool(settings.SECURE_SSL_REDIRECT))
+    if response.status_code != 200:
+        raise CommandError(f"GET {url} answered {response.status_code}: {response.content}")
+    return response
 
 
 def measure(options: dict, info: dict, say) -> dict:
+    """Time every (user, query) pair in rounds: each round runs every pair once, so a
+    slow moment of the machine falls on all of them alike, not on one user's block."""
     User = get_user_model()
     users = {who: User.objects.get(pk=info["ids"][who]) for who in USERS}
-    results = {}
+    clients = {}
+    for who in USERS:
+        clients[who] = Client()
+        clients[who].force_login(users[who])
+    pairs = [
+        (who, label, f"/api/v1/search?{urlencode({**params, 'page_size': PAGE_SIZE})}")
+        for who in USERS
+        for label, params in QUERIES
+    ]
     say(f"Measuring {len(QUERIES)} queries × {len(USERS)} users, "
-        f"{options['warmup']} + {options['repeat']} requests each…")  # fmt: skip
+        f"{options['warmup']} + {options['repeat']} rounds…")  # fmt: skip
+    samples: dict[str, list[float]] = {f"{label}|{who}": [] for who, label, _url in pairs}
+    results = {}
     with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
-        for who in USERS:
-            client = Client()
-            client.force_login(users[who])
-            for label, params in QUERIES:
-                url = f"/api/v1/search?{urlencode({**params, 'page_size': PAGE_SIZE})}"
-                samples, queries, body = _time(client, url, options)
-                results[f"{label}|{who}"] = {
-                    "p50": median(samples),
-                    "p95": percentile(samples, 95),
-                    "queries": queries,
-                    "count": body["count"],
-                    "exact": body["count_exact"],
-                }
+        for _ in range(options["warmup"]):
+            for who, _label, url in pairs:
+                _get(clients[who], url)
+        for _ in range(options["repeat"]):
+            for who, label, url in pairs:
+                start = time.perf_counter()
+                _get(clients[who], url)
+                samples[f"{label}|{who}"].append(time.perf_counter() - start)
+        for who, label, url in pairs:
+            with CaptureQueriesContext(connection) as captured:
+                body = _get(clients[who], url).json()
+            times = samples[f"{label}|{who}"]
+            results[f"{label}|{who}"] = {
+                "p50": median(times),
+                "p95": percentile(times, 95),
+                "queries": len(captured.captured_queries),
+                "count": body["count"],
+                "exact": body["count_exact"],
+            }
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_database_size(current_database())")
         size = cursor.fetchone()[0]
@@ -286,7 +290,8 @@ def report(sizes: list[dict], options: dict, say) -> None:
         f"Data: {' and '.join(parts)}, in {options['folders']:,} folders with "
         f"{options['groups']} groups and {options['users']:,} users. Server time of "
         f"`GET /api/v1/search` (page of {PAGE_SIZE}, bounded count and facets), in process, "
-        f"{options['repeat']} requests after {options['warmup']} warm-ups. PostgreSQL "
+        f"{options['repeat']} rounds (each times every query of every user once) after "
+        f"{options['warmup']} warm-up rounds. PostgreSQL "
         f"{connection.pg_version // 10000}, Django {django.get_version()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs."
     )
