@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchRank
+from django.core.exceptions import EmptyResultSet
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -50,7 +51,9 @@ RELATIVE = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(week
 NUMBER_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$")
 RELATIVE_RE = re.compile(r"^(\d{1,5})([hdwmy])$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-WORD_RE = re.compile(r"[\w]+", re.UNICODE)
+# Letters and digits; "_" splits words as PostgreSQL's parser does (IMG_1234: img, 1234).
+WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_WORD_BYTES = 2000  # PostgreSQL refuses longer words in a tsquery
 FIELDS_HELP = (
     "tags, type, format, folder, bytes, width, height, created_at, updated_at, "
     "moderation_status, access_mode, uploader, metadata.<external ID>, context.<key>"
@@ -75,7 +78,8 @@ class Params:
 
 # -- text -------------------------------------------------------------------------------------
 def _words(text: str) -> list[str]:
-    return WORD_RE.findall(text.lower())[:30]
+    words = WORD_RE.findall(text.lower())
+    return [w for w in words if len(w.encode()) <= MAX_WORD_BYTES][:30]
 
 
 def _expand(prefix: str) -> list[str] | None:
@@ -381,12 +385,18 @@ def _sees_few(user) -> bool:
     cached = getattr(access, "_search_sees_few", None)
     if cached is None:
         visible = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
-        sql, args = visible.order_by().values("pk").query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", args)
-            plan = cursor.fetchone()[0]
-        plan = plan if isinstance(plan, list) else json.loads(plan)
-        cached = plan[0]["Plan"]["Plan Rows"] <= SMALL_LIBRARY
+        try:
+            sql, args = visible.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # sees nothing at all
+            sql = None
+        if sql is None:
+            cached = True
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", args)
+                plan = cursor.fetchone()[0]
+            plan = plan if isinstance(plan, list) else json.loads(plan)
+            cached = plan[0]["Plan"]["Plan Rows"] <= SMALL_LIBRARY
         access._search_sees_few = cached
     return cached
 
@@ -423,7 +433,7 @@ class SortedIds:
         return iter(self[:])
 
 
-def find(user, params: Params) -> Found:
+def find(user, params: Params, *, exact_count: bool = False) -> Found:
     """The search as pages and the API run it, in bounded work at any library size.
 
     First up to COUNT_LIMIT + 1 matches are read in no order, so PostgreSQL takes its
@@ -433,25 +443,35 @@ def find(user, params: Params) -> Found:
     sort's index, which finds its rows quickly because matches are common. Someone who
     sees few assets (SMALL_LIBRARY) gets every match read instead, and so an exact count:
     for them walking the index would pass over a whole library of rows they cannot see.
-    Best match ranks the matches read, and facets count at most FACET_SAMPLE of them."""
+    Best match ranks the matches read, and facets count at most FACET_SAMPLE of them.
+    `exact_count` counts every match when more than the limit match (a full count: it
+    costs time in proportion to the matches)."""
     from django.db import connection
 
     matches = matching(user, params)
     collect = SMALL_LIBRARY if _sees_few(user) else COUNT_LIMIT
     key, order = _sort_key(params)
     read = matches.order_by().annotate(**key).values("pk", "k")[: collect + 1]
-    sql, args = read.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT s.pk FROM ({sql}) s ORDER BY {order}", args)
-        ids = [row[0] for row in cursor.fetchall()]
-    exact = len(ids) <= collect
-    if exact or is_ranked(params):
+    try:
+        sql, args = read.query.sql_with_params()
+    except EmptyResultSet:  # nothing can match (no access, a look-alike without a hash)
+        sql = None
+    ids: list[int] = []
+    if sql is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT s.pk FROM ({sql}) s ORDER BY {order}", args)
+            ids = [row[0] for row in cursor.fetchall()]
+    complete = len(ids) <= collect
+    if complete or is_ranked(params):
         rows = SortedIds(matches, ids[:collect])
     else:
         rows = ordered(matches, params)
+    count, exact = min(len(ids), collect), complete
+    if exact_count and not complete:
+        count, exact = matches.order_by().count(), True
     return Found(
         rows=rows,
-        count=min(len(ids), collect),
+        count=count,
         exact=exact,
         facet_ids=ids[:FACET_SAMPLE],
         sampled=len(ids) > FACET_SAMPLE,
@@ -467,8 +487,10 @@ def similar_to(qs: QuerySet, asset) -> QuerySet:
     from django.db.models import IntegerField
     from django.db.models.expressions import RawSQL
 
-    if not asset.phash:
-        return qs.none()
+    if not asset.phash:  # nothing looks like it; `distance` still exists for the sort
+        from django.db.models import Value
+
+        return qs.annotate(distance=Value(0, output_field=IntegerField())).none()
     distance = RawSQL(
         "bit_count(('x' || assets_asset.phash)::bit(64) # ('x' || %s)::bit(64))",
         [asset.phash],
@@ -495,7 +517,13 @@ def facets(qs: QuerySet, schema=None) -> dict:
         from metadata import selectors as metadata_selectors
 
         schema = metadata_selectors.schema_get()
-    sql, params = qs.order_by().values("type", "format", "tags", "metadata").query.sql_with_params()
+    out: dict[str, dict[str, int]] = {"type": {}, "format": {}, "tags": {}}
+    try:
+        sql, params = (
+            qs.order_by().values("type", "format", "tags", "metadata").query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return out
     top = "GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %s"
     parts = [
         "SELECT 'type', s.type, count(*) FROM s GROUP BY 2",
@@ -522,7 +550,6 @@ def facets(qs: QuerySet, schema=None) -> dict:
             f"WITH s AS MATERIALIZED ({sql}) " + " UNION ALL ".join(parts), [*params, *args]
         )
         rows = cursor.fetchall()
-    out: dict[str, dict[str, int]] = {"type": {}, "format": {}, "tags": {}}
     for key, value, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
         out.setdefault(key, {})[value] = n
     return out

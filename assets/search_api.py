@@ -58,6 +58,7 @@ def search_assets(
     access_mode: Literal["public", "restricted"] | None = None,
     created_by: int | None = None,
     similar: int | None = None,
+    exact_count: bool = False,
     sort: Literal["created_at", "-created_at", "display_name", "-bytes", "relevance"] = (
         "-created_at"
     ),
@@ -66,7 +67,9 @@ def search_assets(
     """Only assets you can view (through folders or shared collections) are ever counted
     or returned. `expression` is the query language; a mistake answers 400 with the
     0-based `position` of the problem. `similar={asset id}`: assets that look like it
-    (perceptual-hash distance, closest first)."""
+    (perceptual-hash distance, closest first). `count` is exact up to 1,000 matches
+    (`count_exact` false past that, and `next` still reaches every match);
+    `exact_count=true` counts them all, at a cost in time at a million assets."""
     user = request.auth
     params = search.Params(
         q=_text(q, "q", 500),
@@ -85,7 +88,7 @@ def search_assets(
         else None,
     )
     try:
-        found = search.find(user, params)
+        found = search.find(user, params, exact_count=exact_count)
     except QuerySyntaxError as exc:
         body = {"detail": str(exc), "code": "syntax_error", "position": exc.position}
         return Status(400, body)

@@ -79,7 +79,8 @@ class OpenPage:
     MAX = 100_000
 
     def __init__(self, rows, raw_number, size: int) -> None:
-        number = int(raw_number) if str(raw_number or "").isdigit() else 1
+        raw = str(raw_number or "")
+        number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
         self.number = min(max(number, 1), self.MAX)
         start = (self.number - 1) * size
         items = list(rows[start : start + size + 1])
@@ -232,6 +233,7 @@ def search_page(request):
                 count=found.count,
                 count_exact=found.exact,
                 facets_sampled=found.sampled,
+                ranked=search.is_ranked(params),
                 facet_sample=search.FACET_SAMPLE,
                 facets=[
                     (

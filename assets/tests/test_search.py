@@ -116,7 +116,7 @@ def test_the_ids_read_are_sorted_as_the_walk_would_sort_them(world, sort, monkey
         Asset.objects.filter(pk=asset.pk).update(
             bytes=1000 * (i % 2), created_at=world["cat"].created_at
         )
-    params = dict(q="kitten", sort=sort)
+    params = {"q": "kitten", "sort": sort}
     walked = [a.pk for a in search_module.search(admin, search_module.Params(**params))]
     read = search_module.find(admin, search_module.Params(**params))
     assert read.exact and [a.pk for a in read.rows] == walked
@@ -370,3 +370,31 @@ def test_random_expressions_run_or_fail_cleanly(world):
             assert 0 <= exc.position <= len(expression)
 
     check()
+
+
+def test_no_access_odd_words_and_full_counts_never_500(client, world, monkeypatch):
+    """Someone who sees nothing, words PostgreSQL splits or refuses, and exact_count."""
+    nobody = UserFactory()
+    client.force_login(nobody)
+    for query in ("", "?q=kitten", "?expression=tags:kitten", "?sort=relevance&q=kit"):
+        response = client.get(f"{API}/search{query}")
+        assert response.status_code == 200, query
+        assert response.json()["count"] == 0 and response.json()["results"] == []
+    admin, brand = world["admin"], world["brand"]
+    shot = make_asset(brand, actor=admin, name="IMG_1234.jpg", tags=["summer_sale"])
+    client.force_login(admin)
+    for q in ("img_1234", "IMG_1234.jpg", "summer_sale", "summer_s"):
+        assert [a["id"] for a in client.get(f"{API}/search", {"q": q}).json()["results"]] == [
+            shot.pk
+        ], q
+    long_word = "é" * 1100  # more than PostgreSQL takes in a tsquery: left out
+    for params in ({"expression": long_word}, {"q": "é" * 490}, {"q": "kitten " + "ß" * 400}):
+        assert client.get(f"{API}/search", params).status_code == 200
+    no_hash = make_asset(brand, actor=admin, name="flat.jpg")
+    Asset.objects.filter(pk=no_hash.pk).update(phash="")
+    assert client.get(f"{API}/search", {"similar": no_hash.pk}).json()["count"] == 0
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 1)
+    bounded = client.get(f"{API}/search", {"q": "kitten"}).json()
+    assert (bounded["count"], bounded["count_exact"]) == (1, False)
+    full = client.get(f"{API}/search", {"q": "kitten", "exact_count": "true"}).json()
+    assert (full["count"], full["count_exact"]) == (2, True)

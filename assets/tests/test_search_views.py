@@ -63,8 +63,20 @@ def test_pages_go_on_past_the_count_with_previous_and_next(client, world, monkey
     assert "Page 2<" in second and "Previous" in second and "Next" not in second
     names = [n for n in ("kitten-one", "kitten-two") if n in first + second]
     assert len(names) == 2 and "kitten-secret" not in first + second
-    odd = client.get("/search/", {"q": "kitten", "page": "x'; DROP"})
-    assert odd.status_code == 200 and "Page 1<" in odd.content.decode()
+    for odd in ("x'; DROP", "²", "9" * 5000):
+        response = client.get("/search/", {"q": "kitten", "page": odd})
+        assert response.status_code == 200 and "Page 1<" in response.content.decode()
+    past = client.get("/search/", {"q": "kitten", "page": "7"}).content.decode()
+    assert "No more results" in past and "Previous" in past
+
+
+def test_someone_who_sees_nothing_gets_an_empty_search(client, world):
+    from dam.testing import UserFactory
+
+    client.force_login(UserFactory())
+    for params in ({"q": "kitten"}, {"expression": "tags:kitten"}):
+        response = client.get("/search/", params)
+        assert response.status_code == 200 and "Nothing found" in response.content.decode()
 
 
 def test_a_mistake_is_shown_with_its_position(client, world):

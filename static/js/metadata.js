@@ -59,52 +59,69 @@
   // for the values at the time of asking, the fields show the newest (and, if a rule
   // reads one of them, ask again). Values the user did not touch take the answer's.
   const isFields = (el) => el && el.matches && el.matches("[data-md-fields]");
+  const checkable = (el) => el.type === "checkbox" || el.type === "radio";
   function valueOf(el) {
-    if (el.type === "checkbox" || el.type === "radio") return el.checked;
+    if (checkable(el)) return el.checked;
     if (el.tagName === "SELECT" && el.multiple) {
       return Array.from(el.selectedOptions).map((o) => o.value).join("\u0000");
     }
     return el.value;
   }
+  // Checkboxes and radios of a list are known by name and value, the rest by id.
+  const keyOf = (el) => (checkable(el) ? "=" + el.name + "\u0001" + el.value : "#" + el.id);
+  function find(box, key) {
+    if (key[0] === "#") return document.getElementById(key.slice(1));
+    const [name, value] = key.slice(1).split("\u0001");
+    return Array.from(box.querySelectorAll("input[type=checkbox], input[type=radio]"))
+      .find((el) => el.name === name && el.value === value) || null;
+  }
   function stateOf(box) {
     const state = new Map();
-    box.querySelectorAll("input[id], select[id], textarea[id]").forEach((el) => {
-      if (el.type !== "hidden") state.set(el.id, valueOf(el));
+    box.querySelectorAll("input, select, textarea").forEach((el) => {
+      if (el.type === "hidden" || !(el.id || (checkable(el) && el.name))) return;
+      state.set(keyOf(el), valueOf(el));
     });
     return state;
   }
-  let asked = null;   // the fields' values when the re-render was asked for
-  let touched = null; // [id, value] the user changed since
+  const asked = new Map();   // box id -> its values when the re-render was asked for
+  const touched = new Map(); // box id -> [key, value] the user changed since
   document.addEventListener("htmx:beforeRequest", (event) => {
-    if (isFields(event.detail.elt)) asked = stateOf(event.detail.elt);
+    const box = event.detail.elt;
+    if (isFields(box) && box.id) asked.set(box.id, stateOf(box));
   });
   document.addEventListener("htmx:beforeSwap", (event) => {
-    touched = null;
-    if (!isFields(event.detail.target) || !asked) return;
-    const now = stateOf(event.detail.target);
-    touched = Array.from(now).filter(([id, value]) => asked.has(id) && asked.get(id) !== value);
-    asked = null;
+    const box = event.detail.target;
+    if (!isFields(box) || !box.id || !asked.has(box.id)) return;
+    const before = asked.get(box.id);
+    asked.delete(box.id);
+    if (!event.detail.shouldSwap) return;
+    const now = stateOf(box);
+    touched.set(box.id, Array.from(now).filter(([key, value]) => before.has(key) && before.get(key) !== value));
   });
   document.addEventListener("htmx:afterSettle", () => {
-    if (!touched || !touched.length) { touched = null; return; }
-    let driver = null;
-    touched.forEach(([id, value]) => {
-      const el = document.getElementById(id);
-      if (!el || valueOf(el) === value) return;
-      if (el.type === "checkbox" || el.type === "radio") el.checked = value;
-      else if (el.tagName === "SELECT" && el.multiple) {
-        const wanted = new Set(String(value).split("\u0000"));
-        Array.from(el.options).forEach((o) => { o.selected = wanted.has(o.value); });
-      } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === value)) {
-        el.value = value;
-      } else return;
-      if (el.matches("[data-md-driver]")) driver = el;
+    touched.forEach((changes, boxId) => {
+      touched.delete(boxId);
+      const box = document.getElementById(boxId);
+      if (!box || !changes.length) return;
+      let driver = null;
+      changes.forEach(([key, value]) => {
+        const el = find(box, key);
+        if (!el || valueOf(el) === value) return;
+        if (checkable(el)) el.checked = value;
+        else if (el.tagName === "SELECT" && el.multiple) {
+          const wanted = new Set(String(value).split("\u0000"));
+          Array.from(el.options).forEach((o) => { o.selected = wanted.has(o.value); });
+        } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === value)) {
+          el.value = value;
+        } else return;
+        if (el.matches("[data-md-filter]")) filter(el);
+        if (el.matches("[data-md-driver]")) driver = el;
+      });
+      if (driver) {
+        clearTimeout(timers.get(driver));
+        timers.set(driver, setTimeout(() => refresh(driver), 350));
+      }
     });
-    touched = null;
-    if (driver) {
-      clearTimeout(timers.get(driver));
-      timers.set(driver, setTimeout(() => refresh(driver), 350));
-    }
   });
 
   // -- pickers with many options: type to filter ------------------------------------------
