@@ -59,7 +59,8 @@ def paginate(
         "next": link(params.page + 1) if more else None,
         "previous": link(params.page - 1)
         if params.page > 1
-        and (start - params.page_size < count or extra.get("count_exact") is False)
+        # uncounted past the limit: a page with rows surely follows pages with rows
+        and (start - params.page_size < count or (extra.get("count_exact") is False and rows))
         else None,
         "results": [serialize(row) for row in rows],
         **extra,

@@ -278,6 +278,8 @@ def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch
     seen += [a["id"] for a in body["results"]]
     assert body["next"] is None and body["previous"]
     assert seen == [a.pk for a in reversed(extra)]
+    beyond = client.get(f"{API}/search?tags=bulk&page_size=3&page=9").json()
+    assert beyond["results"] == [] and beyond["previous"] is None and beyond["next"] is None
     ranked = client.get(f"{API}/search?q=bulk&sort=relevance").json()
     assert ranked["count"] == 3 and ranked["count_exact"] is False
     assert len(ranked["results"]) == 3 and ranked["next"] is None
