@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _upload(page, path, expected_status: str) -> None:
+    page.wait_for_load_state("load")  # the upload script (deferred) listens from here on
     page.get_by_label("Upload files").set_input_files(path)
     queue = page.get_by_role("list", name="Upload queue")
     row = queue.get_by_role("listitem").filter(has_text=path.name).last
