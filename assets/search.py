@@ -331,20 +331,24 @@ def is_ranked(params: Params) -> bool:
     return params.similar is None and params.sort == "relevance" and bool(_words(params.q))
 
 
-def ordered(qs: QuerySet, params: Params) -> QuerySet:
-    """The matches in the page's order; look-alikes closest first."""
+def _order(params: Params) -> tuple:
+    """The page's order: (key expression, key descending, ids descending). The one
+    definition both the index walk (`ordered`) and the sort of the ids read (`find`) use."""
     if params.similar is not None:
-        return qs.order_by("distance", "-id")
+        return F("distance"), False, True  # closest first
     if is_ranked(params):
-        rank = SearchRank(F("search_vector"), text_query(params.q))
-        return qs.annotate(rank=rank).order_by("-rank", "-id")
-    if params.sort == "created_at":
-        return qs.order_by("created_at", "id")
-    if params.sort == "display_name":
-        return qs.order_by(Lower("display_name"), "id")
-    if params.sort == "-bytes":
-        return qs.order_by("-bytes", "-id")
-    return qs.order_by("-created_at", "-id")
+        return SearchRank(F("search_vector"), text_query(params.q)), True, True
+    return {
+        "created_at": (F("created_at"), False, False),
+        "display_name": (Lower("display_name"), False, False),
+        "-bytes": (F("bytes"), True, True),
+    }.get(params.sort, (F("created_at"), True, True))
+
+
+def ordered(qs: QuerySet, params: Params) -> QuerySet:
+    """The matches in the page's order."""
+    key, desc, ids_desc = _order(params)
+    return qs.order_by(key.desc() if desc else key.asc(), "-id" if ids_desc else "id")
 
 
 def search(user, params: Params) -> QuerySet:
@@ -401,20 +405,6 @@ def _sees_few(user) -> bool:
     return cached
 
 
-def _sort_key(params: Params) -> tuple[dict, str]:
-    """The page's order as one annotation `k` and an ORDER BY over it (and `pk`): the
-    same order as `ordered`, for sorting the ids `find` read."""
-    if params.similar is not None:
-        return {"k": F("distance")}, "s.k ASC, s.pk DESC"
-    if is_ranked(params):
-        return {"k": SearchRank(F("search_vector"), text_query(params.q))}, "s.k DESC, s.pk DESC"
-    return {
-        "created_at": ({"k": F("created_at")}, "s.k ASC, s.pk ASC"),
-        "display_name": ({"k": Lower("display_name")}, "s.k ASC, s.pk ASC"),
-        "-bytes": ({"k": F("bytes")}, "s.k DESC, s.pk DESC"),
-    }.get(params.sort, ({"k": F("created_at")}, "s.k DESC, s.pk DESC"))
-
-
 class SortedIds:
     """Matches as ids already in the page's order: a slice fetches just those rows."""
 
@@ -450,8 +440,9 @@ def find(user, params: Params, *, exact_count: bool = False) -> Found:
 
     matches = matching(user, params)
     collect = SMALL_LIBRARY if _sees_few(user) else COUNT_LIMIT
-    key, order = _sort_key(params)
-    read = matches.order_by().annotate(**key).values("pk", "k")[: collect + 1]
+    key, desc, ids_desc = _order(params)
+    order = f"s.k {'DESC' if desc else 'ASC'}, s.pk {'DESC' if ids_desc else 'ASC'}"
+    read = matches.order_by().annotate(k=key).values("pk", "k")[: collect + 1]
     try:
         sql, args = read.query.sql_with_params()
     except EmptyResultSet:  # nothing can match (no access, a look-alike without a hash)
