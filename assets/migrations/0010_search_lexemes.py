@@ -9,6 +9,7 @@ CREATE OR REPLACE FUNCTION assets_search_lexemes_insert() RETURNS trigger AS $$
 BEGIN
   INSERT INTO assets_searchlexeme (word)
   SELECT DISTINCT w FROM new_rows, unnest(tsvector_to_array(new_rows.search_vector)) AS w
+  ORDER BY w  -- in order: two transactions adding the same new words wait, not deadlock
   ON CONFLICT DO NOTHING;
   RETURN NULL;
 END
@@ -21,6 +22,7 @@ BEGIN
   FROM new_rows JOIN old_rows ON old_rows.id = new_rows.id,
        unnest(tsvector_to_array(new_rows.search_vector)) AS w
   WHERE new_rows.search_vector IS DISTINCT FROM old_rows.search_vector
+  ORDER BY w
   ON CONFLICT DO NOTHING;
   RETURN NULL;
 END
