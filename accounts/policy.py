@@ -22,6 +22,7 @@ from accounts.models import (
     FolderGroupGrant,
     FolderUserGrant,
     Role,
+    User,
     UserStatus,
 )
 
@@ -188,6 +189,56 @@ class _Grant:
     level: Level
 
 
+OWNER = 0  # the "permission id" of a collection's creator: manage
+_CODENAMES: dict[int, str] = {}
+
+
+def _codename(permission_id: int) -> str:
+    """A level permission's codename by id (a few rows that never change once made;
+    remembered per process, read again on an id not seen yet)."""
+    if permission_id == OWNER:
+        return CollectionLevel.MANAGE.codename
+    if permission_id not in _CODENAMES:
+        from django.contrib.auth.models import Permission
+
+        _CODENAMES.update(Permission.objects.values_list("pk", "codename"))
+    return _CODENAMES[permission_id]
+
+
+def _access_sql(*, collections: bool) -> str:
+    """One user's folder grants (is_folder, folder id, its chain, permission id) and, with
+    `collections`, the collections they own (OWNER) or were invited to, directly or
+    through groups. Written out, not composed by the ORM: composing a five-way union
+    cost more than running it, on every request."""
+    from assets.models import Collection, Folder
+
+    groups = f"SELECT group_id FROM {User.groups.through._meta.db_table} WHERE user_id = %(user)s"
+    folder = Folder._meta.db_table
+    parts = [
+        f"SELECT true, g.content_object_id, f.ancestor_ids, g.permission_id "
+        f"FROM {model._meta.db_table} g JOIN {folder} f ON f.id = g.content_object_id "
+        f"WHERE {where}"
+        for model, where in (
+            (FolderUserGrant, "g.user_id = %(user)s"),
+            (FolderGroupGrant, f"g.group_id IN ({groups})"),
+        )
+    ]
+    if collections:
+        parts.append(
+            f"SELECT false, c.id, NULL, {OWNER} FROM {Collection._meta.db_table} c "
+            "WHERE c.created_by_id = %(user)s"
+        )
+        parts += [
+            f"SELECT false, g.content_object_id, NULL, g.permission_id "
+            f"FROM {model._meta.db_table} g WHERE {where}"
+            for model, where in (
+                (CollectionUserGrant, "g.user_id = %(user)s"),
+                (CollectionGroupGrant, f"g.group_id IN ({groups})"),
+            )
+        ]
+    return " UNION ALL ".join(parts)
+
+
 class FolderAccess:
     """One user's folder access, computed once per request."""
 
@@ -202,52 +253,39 @@ class FolderAccess:
     @property
     def grants(self) -> list[_Grant]:
         if self._grants is None:
-            self._grants = self._load_grants() if can_use_library(self.user) else []
+            self._load()
         return self._grants
-
-    def _load_grants(self) -> list[_Grant]:
-        fields = (
-            "content_object_id",
-            "content_object__ancestor_ids",
-            "permission__codename",
-        )
-        direct = FolderUserGrant.objects.filter(user=self.user).values_list(*fields)
-        grouped = FolderGroupGrant.objects.filter(group__user=self.user).values_list(*fields)
-        rows = direct.union(grouped, all=True)  # one query
-        return [
-            _Grant(folder_id, tuple(ancestors), Level.from_codename(codename))
-            for folder_id, ancestors, codename in rows
-        ]
 
     @property
     def collection_levels(self) -> dict[int, CollectionLevel]:
         """{collection id: level} of the collections this user created or was invited to
         (directly or through a group); empty for admins, who manage every collection."""
         if self._collections is None:
-            usable = can_use_library(self.user) and not self.is_admin
-            self._collections = self._load_collections() if usable else {}
+            self._load()
         return self._collections
 
-    def _load_collections(self) -> dict[int, CollectionLevel]:
-        from django.db.models import CharField, Value
+    def _load(self) -> None:
+        """Folder grants and collection levels in one query (a request that needs one
+        nearly always needs the other: every restricted list asks both)."""
+        from django.db import connection
 
-        from assets.models import Collection
-
-        code = "permission__codename"
-        owned = Collection.objects.filter(created_by=self.user).values_list(
-            "pk", Value(CollectionLevel.MANAGE.codename, output_field=CharField())
-        )
-        direct = CollectionUserGrant.objects.filter(user=self.user).values_list(
-            "content_object_id", code
-        )
-        grouped = CollectionGroupGrant.objects.filter(group__user=self.user).values_list(
-            "content_object_id", code
-        )
+        self._grants, self._collections = [], {}
+        if not can_use_library(self.user):
+            return
+        sql = _access_sql(collections=not self.is_admin)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {"user": self.user.pk})
+            rows = cursor.fetchall()
         levels: dict[int, CollectionLevel] = {}
-        for pk, codename in owned.union(direct, grouped, all=True):  # one query
-            level = CollectionLevel.from_codename(codename)
-            levels[pk] = max(levels.get(pk, CollectionLevel.NONE), level)
-        return levels
+        for is_folder, pk, ancestors, permission_id in rows:
+            codename = _codename(permission_id)
+            if is_folder:
+                self._grants.append(_Grant(pk, tuple(ancestors), Level.from_codename(codename)))
+            else:
+                level = CollectionLevel.from_codename(codename)
+                levels[pk] = max(levels.get(pk, CollectionLevel.NONE), level)
+        if not self.is_admin:
+            self._collections = levels
 
     # -- single objects ----------------------------------------------------------------
     def level_on_chain(self, folder_ids) -> Level:

@@ -364,6 +364,7 @@ class Found:
     exact: bool  # False: more than COUNT_LIMIT match
     facet_ids: list[int]  # what the facets count: every match, or a sample
     sampled: bool  # True: facets count FACET_SAMPLE of the matches
+    facets: dict | None = None  # counted while the matches were read (`find`)
 
 
 def _among(ids: list[int]) -> QuerySet:
@@ -374,35 +375,52 @@ def _among(ids: list[int]) -> QuerySet:
 
 def found_facets(found: Found, schema=None) -> dict:
     """The facets of a search: over every match, or FACET_SAMPLE of them (`sampled`)."""
+    if found.facets is not None:
+        return found.facets
     return facets(_among(found.facet_ids), schema)
+
+
+# `_sees_few` hints per access signature: {(limit, roots, collections): (answer, until)}.
+_SEES_FEW: dict[tuple, tuple[bool, float]] = {}
+SEES_FEW_SECONDS = 300
+SEES_FEW_KEPT = 4096
 
 
 def _sees_few(user) -> bool:
     """Whether the user sees at most SMALL_LIBRARY assets, by the planner's estimate of
-    the policy's filter (EXPLAIN, no rows read; remembered for the request). A speed hint
-    only: it never decides what anyone sees."""
+    the policy's filter (EXPLAIN, no rows read). A speed hint only: it never decides what
+    anyone sees, so it is remembered for a few minutes per access signature (the user's
+    granted roots and collections) in this process, sparing a query per search."""
+    import time
+
     from django.db import connection
 
     access = policy.access_for(user)
     if access.is_admin:
         return False
-    cached = getattr(access, "_search_sees_few", None)
-    if cached is None:
-        visible = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
-        try:
-            sql, args = visible.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # sees nothing at all
-            sql = None
-        if sql is None:
-            cached = True
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", args)
-                plan = cursor.fetchone()[0]
-            plan = plan if isinstance(plan, list) else json.loads(plan)
-            cached = plan[0]["Plan"]["Plan Rows"] <= SMALL_LIBRARY
-        access._search_sees_few = cached
-    return cached
+    roots, shared = access.root_ids(Level.VIEW), sorted(access.collection_levels)
+    signature = (SMALL_LIBRARY, tuple(roots), tuple(shared))
+    now = time.monotonic()
+    hit = _SEES_FEW.get(signature)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    visible = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
+    try:
+        sql, args = visible.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # sees nothing at all
+        sql = None
+    if sql is None:
+        answer = True
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", args)
+            plan = cursor.fetchone()[0]
+        plan = plan if isinstance(plan, list) else json.loads(plan)
+        answer = plan[0]["Plan"]["Plan Rows"] <= SMALL_LIBRARY
+    if len(_SEES_FEW) >= SEES_FEW_KEPT:
+        _SEES_FEW.clear()
+    _SEES_FEW[signature] = (answer, now + SEES_FEW_SECONDS)
+    return answer
 
 
 class SortedIds:
@@ -423,39 +441,55 @@ class SortedIds:
         return iter(self[:])
 
 
-def find(user, params: Params, *, exact_count: bool = False) -> Found:
+def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Found:
     """The search as pages and the API run it, in bounded work at any library size.
 
     First up to COUNT_LIMIT + 1 matches are read in no order, so PostgreSQL takes its
     cheapest way to them (the one GIN index for text, tags, metadata and folders; a scan
-    that stops early for a common word), and sorted by the page's key in the same query.
-    When that is every match, pages slice those ids; when more match, the page walks the
-    sort's index, which finds its rows quickly because matches are common. Someone who
-    sees few assets (SMALL_LIBRARY) gets every match read instead, and so an exact count:
-    for them walking the index would pass over a whole library of rows they cannot see.
-    Best match ranks the matches read, and facets count at most FACET_SAMPLE of them.
-    `exact_count` counts every match when more than the limit match (a full count: it
-    costs time in proportion to the matches)."""
+    that stops early for a common word), and sorted by the page's key in the same query,
+    which also counts the facets over the first FACET_SAMPLE of them (the rows it has
+    just read, not a second visit). When that is every match, pages slice those ids;
+    when more match, the page walks the sort's index, which finds its rows quickly
+    because matches are common. Someone who sees few assets (SMALL_LIBRARY) gets every
+    match read instead, and so an exact count: for them walking the index would pass
+    over a whole library of rows they cannot see. Best match ranks the matches read.
+    `exact_count` counts every match when more than the limit match, and best match then
+    ranks them all (work in proportion to the matches: the API's default, which the
+    contract's `count` means; pages show "more than" instead)."""
     from django.db import connection
 
+    if schema is None:
+        from metadata import selectors as metadata_selectors
+
+        schema = metadata_selectors.schema_get()
     matches = matching(user, params)
     collect = SMALL_LIBRARY if _sees_few(user) else COUNT_LIMIT
     key, desc, ids_desc = _order(params)
-    order = f"s.k {'DESC' if desc else 'ASC'}, s.pk {'DESC' if ids_desc else 'ASC'}"
-    read = matches.order_by().annotate(k=key).values("pk", "k")[: collect + 1]
+    order = f"k {'DESC' if desc else 'ASC'}, pk {'DESC' if ids_desc else 'ASC'}"
+    read = matches.order_by().annotate(k=key).values("pk", "k", *FACETED)[: collect + 1]
     try:
         sql, args = read.query.sql_with_params()
     except EmptyResultSet:  # nothing can match (no access, a look-alike without a hash)
         sql = None
     ids: list[int] = []
+    counted: dict = {"type": {}, "format": {}, "tags": {}}
     if sql is not None:
+        parts, facet_args = _facet_parts(schema)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT s.pk FROM ({sql}) s ORDER BY {order}", args)
-            ids = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                f"WITH m AS MATERIALIZED ({sql}), "
+                f"s AS MATERIALIZED (SELECT * FROM m ORDER BY {order} LIMIT %s) "
+                f"SELECT NULL::text, NULL::text, NULL::bigint, array_agg(pk ORDER BY {order}) "
+                f"FROM m UNION ALL SELECT x.*, NULL FROM ({' UNION ALL '.join(parts)}) x",
+                [*args, FACET_SAMPLE, *facet_args],
+            )
+            rows = cursor.fetchall()
+        ids = rows[0][3] or []
+        counted = _facet_dict(row[:3] for row in rows[1:])
     complete = len(ids) <= collect
-    if complete or is_ranked(params):
+    if complete or (is_ranked(params) and not exact_count):
         rows = SortedIds(matches, ids[:collect])
-    else:
+    else:  # best match over every match when every match is counted
         rows = ordered(matches, params)
     count, exact = min(len(ids), collect), complete
     if exact_count and not complete:
@@ -466,6 +500,7 @@ def find(user, params: Params, *, exact_count: bool = False) -> Found:
         exact=exact,
         facet_ids=ids[:FACET_SAMPLE],
         sampled=len(ids) > FACET_SAMPLE,
+        facets=counted,
     )
 
 
@@ -495,34 +530,22 @@ def similar_to(qs: QuerySet, asset) -> QuerySet:
     )
 
 
-def facets(qs: QuerySet, schema=None) -> dict:
-    """Counts of the assets of `qs` (visible ones: a search's matches, or `find`'s facet
-    sample) by type, format, top tags and, for each list metadata field, its top values
-    (`metadata.<external ID>`: {value ID: n}).
+FACETED = ("type", "format", "tags", "metadata")  # the columns facets group by
 
-    One query: the rows are read once, then grouped by type, format, tags and each list
-    field (a scalar for single-select, an array for multi-select)."""
-    from django.db import connection
 
-    if schema is None:
-        from metadata import selectors as metadata_selectors
-
-        schema = metadata_selectors.schema_get()
-    out: dict[str, dict[str, int]] = {"type": {}, "format": {}, "tags": {}}
-    try:
-        sql, params = (
-            qs.order_by().values("type", "format", "tags", "metadata").query.sql_with_params()
-        )
-    except EmptyResultSet:
-        return out
+def _facet_parts(schema) -> tuple[list[str], list]:
+    """SQL counting the rows of a CTE `s` (FACETED columns) by type, format, top tags and
+    each list metadata field's top values: (key, value, n) rows, with their arguments.
+    One pass over `s` per facet, by the field's JSON shape (a scalar for single-select,
+    an array for multi-select)."""
     top = "GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %s"
     parts = [
-        "SELECT 'type', s.type, count(*) FROM s GROUP BY 2",
-        "SELECT 'format', s.format, count(*) FROM s GROUP BY 2",
-        f"(SELECT 'tags', x.v, count(*) FROM (SELECT unnest(s.tags) AS v FROM s) x {top})",
+        "SELECT 'type', s.type::text, count(*) FROM s GROUP BY 2",
+        "SELECT 'format', s.format::text, count(*) FROM s GROUP BY 2",
+        f"(SELECT 'tags', x.v::text, count(*) FROM (SELECT unnest(s.tags) AS v FROM s) x {top})",
     ]
     args: list = [FACET_TAGS]
-    for f in schema.fields:  # one pass over the sample per list field, by its JSON shape
+    for f in schema.fields:
         if f.type == "enum":
             parts.append(
                 "(SELECT %s::text, x.v, count(*) FROM (SELECT s.metadata ->> %s AS v FROM s) x"
@@ -536,14 +559,36 @@ def facets(qs: QuerySet, schema=None) -> dict:
                 f" x {top})"
             )
             args += [f"metadata.{f.external_id}", f.external_id, f.external_id, FACET_TAGS]
+    return parts, args
+
+
+def _facet_dict(rows) -> dict:
+    out: dict[str, dict[str, int]] = {"type": {}, "format": {}, "tags": {}}
+    for key, value, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
+        out.setdefault(key, {})[value] = n
+    return out
+
+
+def facets(qs: QuerySet, schema=None) -> dict:
+    """Counts of the assets of `qs` (visible ones: a search's matches, or `find`'s facet
+    sample) by type, format, top tags and, for each list metadata field, its top values
+    (`metadata.<external ID>`: {value ID: n}), in one query that reads the rows once."""
+    from django.db import connection
+
+    if schema is None:
+        from metadata import selectors as metadata_selectors
+
+        schema = metadata_selectors.schema_get()
+    try:
+        sql, params = qs.order_by().values(*FACETED).query.sql_with_params()
+    except EmptyResultSet:
+        return _facet_dict([])
+    parts, args = _facet_parts(schema)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH s AS MATERIALIZED ({sql}) " + " UNION ALL ".join(parts), [*params, *args]
         )
-        rows = cursor.fetchall()
-    for key, value, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
-        out.setdefault(key, {})[value] = n
-    return out
+        return _facet_dict(cursor.fetchall())
 
 
 # -- saved searches ----------------------------------------------------------------------------

@@ -21,8 +21,8 @@ router = Router(tags=["search"])
 
 class SearchPage(Schema):
     count: int
-    # False when more than search.COUNT_LIMIT match: `count` is then that limit ("more
-    # than"); best match ranks that many of them.
+    # False only with exact_count=false and more than search.COUNT_LIMIT matches: `count`
+    # is then that limit ("more than"); best match ranks that many of them.
     count_exact: bool
     facets: dict[str, dict[str, int]]
     # True when more than search.FACET_SAMPLE match: facets count that many of them.
@@ -58,7 +58,7 @@ def search_assets(
     access_mode: Literal["public", "restricted"] | None = None,
     created_by: int | None = None,
     similar: int | None = None,
-    exact_count: bool = False,
+    exact_count: bool = True,
     sort: Literal["created_at", "-created_at", "display_name", "-bytes", "relevance"] = (
         "-created_at"
     ),
@@ -67,9 +67,10 @@ def search_assets(
     """Only assets you can view (through folders or shared collections) are ever counted
     or returned. `expression` is the query language; a mistake answers 400 with the
     0-based `position` of the problem. `similar={asset id}`: assets that look like it
-    (perceptual-hash distance, closest first). `count` is exact up to 1,000 matches
-    (`count_exact` false past that, and `next` still reaches every match);
-    `exact_count=true` counts them all, at a cost in time at a million assets."""
+    (perceptual-hash distance, closest first). `count` is every match, as in every list.
+    `exact_count=false` trades it for speed at a million assets: matches are then counted
+    up to 1,000 (`count_exact` false past that: `count` is that limit, best match ranks
+    that many, and `next` still reaches every match in the other sorts)."""
     user = request.auth
     params = search.Params(
         q=_text(q, "q", 500),

@@ -220,7 +220,7 @@ def search_page(request):
     status = 200
     if searched:
         try:
-            found = search.find(user, params)
+            found = search.find(user, params, schema=schema)
             page = OpenPage(found.rows, get.get("page"), PAGE_SIZE)
             facets = search.found_facets(found, schema)
         except QuerySyntaxError as exc:

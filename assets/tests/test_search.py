@@ -269,7 +269,7 @@ def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch
     assert [a.pk for a in found.rows] == [a.pk for a in reversed(extra)]  # newest first
     assert search_module.found_facets(found)["tags"] == {"bulk": 2}
     client.force_login(admin)
-    body = client.get(f"{API}/search?tags=bulk&page_size=3").json()
+    body = client.get(f"{API}/search?tags=bulk&page_size=3&exact_count=false").json()
     assert body["count"] == 3 and body["count_exact"] is False and body["facets_sampled"]
     assert sum(body["facets"]["format"].values()) == 2
     seen = [a["id"] for a in body["results"]]
@@ -278,11 +278,20 @@ def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch
     seen += [a["id"] for a in body["results"]]
     assert body["next"] is None and body["previous"]
     assert seen == [a.pk for a in reversed(extra)]
-    beyond = client.get(f"{API}/search?tags=bulk&page_size=3&page=9").json()
+    beyond = client.get(f"{API}/search?tags=bulk&page_size=3&page=9&exact_count=false").json()
     assert beyond["results"] == [] and beyond["previous"] is None and beyond["next"] is None
-    ranked = client.get(f"{API}/search?q=bulk&sort=relevance").json()
+    ranked = client.get(f"{API}/search?q=bulk&sort=relevance&exact_count=false").json()
     assert ranked["count"] == 3 and ranked["count_exact"] is False
     assert len(ranked["results"]) == 3 and ranked["next"] is None
+    # The API's default counts (and best match ranks) every match: `count` means them all.
+    body = client.get(f"{API}/search?tags=bulk&page_size=3").json()
+    assert body["count"] == 4 and body["count_exact"] is True and body["facets_sampled"]
+    assert body["next"] and client.get(body["next"]).json()["next"] is None
+    ranked = client.get(f"{API}/search?q=bulk&sort=relevance&page_size=3").json()
+    assert (ranked["count"], ranked["count_exact"]) == (4, True)
+    ranked_ids = [a["id"] for a in ranked["results"]]
+    ranked_ids += [a["id"] for a in client.get(ranked["next"]).json()["results"]]
+    assert sorted(ranked_ids) == sorted(a.pk for a in extra)
     # Someone who sees few assets has every match read: an exact count past the limit.
     viewer = world["viewer"]
     mine = search_module.find(viewer, search_module.Params(tags=["bulk"]))
@@ -396,7 +405,7 @@ def test_no_access_odd_words_and_full_counts_never_500(client, world, monkeypatc
     Asset.objects.filter(pk=no_hash.pk).update(phash="")
     assert client.get(f"{API}/search", {"similar": no_hash.pk}).json()["count"] == 0
     monkeypatch.setattr(search_module, "COUNT_LIMIT", 1)
-    bounded = client.get(f"{API}/search", {"q": "kitten"}).json()
+    bounded = client.get(f"{API}/search", {"q": "kitten", "exact_count": "false"}).json()
     assert (bounded["count"], bounded["count_exact"]) == (1, False)
-    full = client.get(f"{API}/search", {"q": "kitten", "exact_count": "true"}).json()
+    full = client.get(f"{API}/search", {"q": "kitten"}).json()
     assert (full["count"], full["count_exact"]) == (2, True)
