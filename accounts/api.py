@@ -199,6 +199,7 @@ def _preferences_out() -> dict:
         "seats_used": services.seats_used(),
         "automatic_backup": prefs.automatic_backup,
         "keep_metadata_on_new_version": prefs.keep_metadata_on_new_version,
+        "block_restricted_downloads": prefs.block_restricted_downloads,
         "trash_retention_days": prefs.trash_retention_days,
     }
 
@@ -213,7 +214,8 @@ def preferences_read(request):
 @router.patch("/preferences", response=PreferencesOut, tags=["preferences"], summary="Change")
 def preferences_change(request, payload: PreferencesPatch):
     changes = payload.model_dump(exclude_unset=True)
-    for field in ("automatic_backup", "keep_metadata_on_new_version", "trash_retention_days"):
+    nullable = ("seat_limit",)
+    for field in [f for f in PreferencesPatch.model_fields if f not in nullable]:
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"{field} cannot be null.", field=field)
     preferences_update(actor=request.auth, changes=changes)

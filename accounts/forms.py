@@ -137,3 +137,7 @@ class PreferencesForm(forms.Form):
     keep_metadata_on_new_version = forms.BooleanField(
         label="Keep metadata when a new version is uploaded", required=False
     )
+    block_restricted_downloads = forms.BooleanField(
+        label="Block downloads of restricted assets (admins still download them)",
+        required=False,
+    )

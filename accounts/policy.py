@@ -168,6 +168,32 @@ def can_moderate_asset(user, asset) -> bool:
     )
 
 
+def can_use_delivery_urls(user) -> bool:
+    """View and copy delivery URLs, sign them, and change access control: admin roles, and
+    media library users with the delivery-URL permission."""
+    return is_admin_role(user) or (can_use_library(user) and user.can_use_delivery_urls)
+
+
+def can_download_original(user, asset) -> bool:
+    """The "block downloads of restricted assets" preference: only admins download the
+    originals of restricted assets while it is on (the caller checked visibility)."""
+    from assets.models import AccessMode
+    from dam.preferences import preferences_get
+
+    if is_admin_role(user) or asset.access_mode != AccessMode.RESTRICTED:
+        return True
+    return not preferences_get().block_restricted_downloads
+
+
+BLOCKED_DOWNLOAD = "Downloads of restricted assets are blocked; ask an admin for the file."
+
+
+def check_original_download(user, asset) -> None:
+    """403 (the asset is visible) when the preference blocks this original download."""
+    if not can_download_original(user, asset):
+        raise PermissionDenied(BLOCKED_DOWNLOAD)
+
+
 def can_create_top_level_folder(user) -> bool:
     return is_admin_role(user)
 

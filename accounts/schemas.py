@@ -116,6 +116,7 @@ class PreferencesOut(Schema):
     seats_used: int
     automatic_backup: bool
     keep_metadata_on_new_version: bool
+    block_restricted_downloads: bool
     trash_retention_days: int
 
 
@@ -123,6 +124,7 @@ class PreferencesPatch(ObjectIn):
     seat_limit: int | None = None
     automatic_backup: bool | None = None
     keep_metadata_on_new_version: bool | None = None
+    block_restricted_downloads: bool | None = None
     trash_retention_days: int | None = None
 
 

@@ -188,6 +188,7 @@ def assets_download(request, asset_id: int, version: int | None = None):
     version history belongs to the folder)."""
     minimum = Level.COLLECTION if version is None else Level.VIEW
     asset = policy.get_asset_or_404(request.auth, asset_id, minimum=minimum)
+    policy.check_original_download(request.auth, asset)
     if version is not None:
         found = services.asset_version_downloadable(asset=asset, number=version)
         return version_original_response(found)
@@ -208,8 +209,6 @@ from assets.schemas import (  # noqa: E402
     trash_item_out,
 )
 from assets.zips import bulk_zip  # noqa: E402
-
-_NOT_YET = ("public_from", "public_until", "expires_at")
 
 
 def _target_folder(user, folder_id) -> Folder:
@@ -233,9 +232,6 @@ def assets_update(request, asset_id: int, payload: AssetPatch):
     user = request.auth
     asset = policy.get_asset_or_404(user, asset_id)
     sent = payload.model_fields_set
-    for field in _NOT_YET:
-        if field in sent:
-            raise services.ValidationFailed(f"{field} cannot be changed yet.", field=field)
     for field in ("display_name", "access_mode", "metadata"):
         if field in sent and getattr(payload, field) is None:
             raise services.ValidationFailed(f"{field} cannot be null.", field=field)
@@ -243,7 +239,10 @@ def assets_update(request, asset_id: int, payload: AssetPatch):
         if payload.folder is None:
             raise services.ValidationFailed("An asset is always in a folder.", field="folder")
         target = _target_folder(user, payload.folder)
-    editable = ("display_name", "tags", "context", "access_mode", "metadata")
+    editable = (
+        *("display_name", "tags", "context", "access_mode", "metadata"),
+        *("public_from", "public_until", "expires_at"),
+    )
     changes = {f: getattr(payload, f) for f in editable}
     changes = {f: v for f, v in changes.items() if f in sent}
     from django.db import transaction
@@ -447,3 +446,95 @@ def versions_restore(request, asset_id: int, version: int):
     asset = policy.get_asset_or_404(request.auth, asset_id)
     asset = services.asset_version_restore(actor=request.auth, asset=asset, number=version)
     return asset_out(asset, request)
+
+
+# -- delivery (issue 9) -------------------------------------------------------------------
+from assets import delivery, delivery_selectors, delivery_services  # noqa: E402
+from assets.models import DeliveryPreset  # noqa: E402
+from assets.schemas import (  # noqa: E402
+    DeliveryPresetIn,
+    DeliveryPresetOut,
+    DeliveryPresetPatch,
+    DeliveryUrlIn,
+    DeliveryUrlOut,
+)
+
+
+def _delivery_user(user):
+    if not policy.can_use_delivery_urls(user):
+        raise services.NotAllowed("Delivery URLs need the delivery-URL permission.")
+    return user
+
+
+@router.post(
+    "/assets/{asset_id}/delivery-url",
+    response=DeliveryUrlOut,
+    tags=["delivery"],
+    summary="Signed delivery URL",
+)
+def asset_delivery_url(request, asset_id: int, payload: DeliveryUrlIn):
+    """A signed URL of the current version (and transformation, free parts or t_NAME)
+    that works, restricted or not, until `expires_in` seconds from now."""
+    asset = policy.get_asset_or_404(request.auth, asset_id, minimum=Level.COLLECTION)
+    _delivery_user(request.auth)
+    return delivery.signed_url(
+        asset, expires_in=payload.expires_in, transformation=payload.transformation
+    )
+
+
+def _preset_out(preset) -> dict:
+    from django.conf import settings
+
+    return {
+        "name": preset.name,
+        "transformation": preset.transformation,
+        "example_url": f"{settings.DAM_BASE_URL.rstrip('/')}/d/t_{preset.name}/PUBLIC_ID",
+    }
+
+
+def _delivery_preset_or_404(name: str) -> DeliveryPreset:
+    from django.http import Http404
+
+    preset = DeliveryPreset.objects.filter(name=name[:50]).first()
+    if preset is None:
+        raise Http404("No such preset.")
+    return preset
+
+
+@router.get(
+    "/delivery-presets", response=list[DeliveryPresetOut], tags=["delivery"], summary="Presets"
+)
+def delivery_presets(request):
+    if not (policy.can_use_library(request.auth) or policy.is_admin_role(request.auth)):
+        raise services.NotAllowed("Your role does not use the library.")
+    return [_preset_out(p) for p in delivery_selectors.presets()]
+
+
+@router.post(
+    "/delivery-presets", response={201: DeliveryPresetOut}, tags=["delivery"], summary="Add"
+)
+def delivery_preset_create(request, payload: DeliveryPresetIn):
+    preset = delivery_services.preset_create(
+        actor=request.auth, name=payload.name, transformation=payload.transformation
+    )
+    return Status(201, _preset_out(preset))
+
+
+@router.patch(
+    "/delivery-presets/{name}", response=DeliveryPresetOut, tags=["delivery"], summary="Change"
+)
+def delivery_preset_update(request, name: str, payload: DeliveryPresetPatch):
+    preset = delivery_services.preset_update(
+        actor=request.auth,
+        preset=_delivery_preset_or_404(name),
+        transformation=payload.transformation,
+    )
+    return _preset_out(preset)
+
+
+@router.delete(
+    "/delivery-presets/{name}", response={204: None}, tags=["delivery"], summary="Delete"
+)
+def delivery_preset_delete(request, name: str):
+    delivery_services.preset_delete(actor=request.auth, preset=_delivery_preset_or_404(name))
+    return Status(204, None)

@@ -465,7 +465,7 @@ def public_download(request, token: str, asset_id: int):
     """The original when the link allows it, else the largest rendition (the preview)."""
     link = _link_or_404(token)
     asset = _public_asset(link, asset_id)
-    if link.allow_originals:
+    if link.allow_originals and policy.can_download_original(None, asset):
         return _revalidate(original_response(asset))
     response = rendition_response(asset, "preview")
     extension = "svg" if response["Content-Type"].startswith("image/svg") else "webp"

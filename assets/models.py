@@ -122,6 +122,12 @@ class Asset(models.Model):
         default=AccessMode.PUBLIC,
         db_index=True,
     )
+    # A public asset is public only inside this window (either end may be open); outside
+    # it, it is delivered as if restricted. After expires_at it is not delivered publicly
+    # at all and is badged "expired".
+    public_from = models.DateTimeField(null=True, blank=True)
+    public_until = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     moderation_status = models.CharField(
         max_length=16,
         choices=ModerationStatus.choices,
@@ -231,6 +237,22 @@ class AssetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset_id} v{self.number}"
+
+
+class DeliveryPreset(models.Model):
+    """A named transformation (`t_NAME` in delivery URLs), defined by admins: what
+    unsigned URLs may ask for (strict transformations)."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    transformation = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"t_{self.name}"
 
 
 class Rendition(models.Model):

@@ -125,6 +125,9 @@ def asset_out(asset, request=None) -> dict:
         "metadata": asset.metadata,
         "context": asset.context,
         "access_mode": asset.access_mode,
+        "public_from": asset.public_from,
+        "public_until": asset.public_until,
+        "expires_at": asset.expires_at,
         "moderation_status": asset.moderation_status,
         "processing_status": asset.processing_status,
         "version": asset.version,
@@ -132,8 +135,20 @@ def asset_out(asset, request=None) -> dict:
         "created_at": asset.created_at,
         "updated_at": asset.updated_at,
         "thumbnail_url": thumb,
-        "delivery_url": None,
+        "delivery_url": _delivery_url(asset),
     }
+
+
+def _delivery_url(asset) -> str | None:
+    """The plain delivery URL while it works for anyone (public now); else null: a
+    restricted asset is reached with a signed URL (POST /assets/{id}/delivery-url)."""
+    from django.conf import settings
+
+    from assets.delivery import delivery_path, public_now
+
+    if not public_now(asset):
+        return None
+    return settings.DAM_BASE_URL.rstrip("/") + delivery_path(asset)
 
 
 def share_out(row, access) -> dict:
@@ -156,8 +171,8 @@ class AssetPatch(ObjectIn):
     access_mode: str | None = None
     # {field external ID: value}; only the fields sent change, null clears one.
     metadata: dict | None = None
-    # Not storable yet (delivery windows come with a later issue): sending them answers
-    # 422 rather than silently ignoring them.
+    # The public window and the expiry (null clears one); like access_mode, they need the
+    # delivery-URL permission (or an admin role) besides edit access.
     public_from: datetime | None = None
     public_until: datetime | None = None
     expires_at: datetime | None = None
@@ -331,3 +346,28 @@ def version_out(version, asset) -> dict:
         "restored_from": version.restored_from,
         "file_kept": version.blob_released_at is None,
     }
+
+
+class DeliveryUrlIn(ObjectIn):
+    expires_in: int = 3600
+    transformation: str = ""
+
+
+class DeliveryUrlOut(Schema):
+    url: str
+    expires_at: datetime
+
+
+class DeliveryPresetIn(ObjectIn):
+    name: str
+    transformation: str
+
+
+class DeliveryPresetPatch(ObjectIn):
+    transformation: str
+
+
+class DeliveryPresetOut(Schema):
+    name: str
+    transformation: str
+    example_url: str

@@ -1266,6 +1266,25 @@ def _clean_display_name(name) -> str:
 _UNSET = object()
 
 
+def _clean_access_times(asset, **given) -> dict:
+    """The public window and expiry that were passed (None clears one), checked: aware
+    datetimes, and a window that ends after it starts."""
+    from datetime import datetime
+
+    out = {}
+    for field, value in given.items():
+        if value is _UNSET:
+            continue
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+            raise ValidationFailed(f"{field} is a date and time with a time zone.", field=field)
+        out[field] = value
+    start = out.get("public_from", asset.public_from)
+    end = out.get("public_until", asset.public_until)
+    if start is not None and end is not None and end <= start:
+        raise ValidationFailed("The public window ends after it starts.", field="public_until")
+    return out
+
+
 def asset_update(
     *,
     actor,
@@ -1275,6 +1294,9 @@ def asset_update(
     context=_UNSET,
     access_mode=_UNSET,
     metadata=_UNSET,
+    public_from=_UNSET,
+    public_until=_UNSET,
+    expires_at=_UNSET,
     schema=None,
 ) -> Asset:
     """Change the asset's own fields (edit level); only what was passed changes.
@@ -1300,6 +1322,11 @@ def asset_update(
         if access_mode not in AccessMode.values:
             raise ValidationFailed("Access mode is public or restricted.", field="access_mode")
         changes["access_mode"] = access_mode
+    changes.update(
+        _clean_access_times(
+            asset, public_from=public_from, public_until=public_until, expires_at=expires_at
+        )
+    )
     asset.metadata_cleared = []
     with transaction.atomic():
         if metadata is not _UNSET:
@@ -1317,6 +1344,9 @@ def asset_update(
         changes = {k: v for k, v in changes.items() if getattr(asset, k) != v}
         if not changes:
             return asset
+        access = {"access_mode", "public_from", "public_until", "expires_at"} & set(changes)
+        if access and not policy.can_use_delivery_urls(actor):
+            raise NotAllowed("Changing access control needs the delivery-URL permission.")
         before = {k: getattr(asset, k) for k in changes}
         after = dict(changes)
         if "metadata" in changes:
@@ -1326,6 +1356,10 @@ def asset_update(
         for field, value in changes.items():
             setattr(asset, field, value)
         asset.save(update_fields=[*changes, "updated_at"])
+        for values in (before, after):  # times as text in the audit log's JSON
+            for key in ("public_from", "public_until", "expires_at"):
+                if values.get(key) is not None:
+                    values[key] = values[key].isoformat()
         data = {"before": before, "after": after}
         if asset.metadata_cleared:
             data["metadata_cleared"] = asset.metadata_cleared

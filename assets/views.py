@@ -326,6 +326,7 @@ def rendition(request, asset_id: int, spec: str):
 @require_GET
 def download(request, asset_id: int):
     asset = policy.get_asset_or_404(_library_user(request), asset_id, minimum=Level.COLLECTION)
+    policy.check_original_download(request.user, asset)
     return original_response(asset)
 
 
@@ -478,6 +479,7 @@ def version_download(request, asset_id: int, number: int):
     from assets.responses import version_original_response
 
     asset = policy.get_asset_or_404(_library_user(request), asset_id)
+    policy.check_original_download(request.user, asset)
     try:
         version = services.asset_version_downloadable(asset=asset, number=number)
     except services.NotFound:

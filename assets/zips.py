@@ -110,4 +110,10 @@ def bulk_zip(user, ids) -> StreamingHttpResponse:
     assets = [found[pk] for pk in ids if pk in found]
     if not assets:
         raise Http404("No such asset.")
+    allowed = [a for a in assets if policy.can_download_original(user, a)]
+    if not allowed:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
+    assets = allowed
     return zip_response(assets)

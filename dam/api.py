@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -54,6 +55,11 @@ def _http_error(request, exc: HttpError):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _respond(request, 404, "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc: PermissionDenied):
+    return _respond(request, 403, str(exc) or "You are not allowed to do that.")
 
 
 @api.exception_handler(PermissionDeniedForLevel)

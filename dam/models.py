@@ -39,6 +39,10 @@ class Preferences(models.Model):
         default=True, help_text="Keep replaced files when a new version is uploaded."
     )
     keep_metadata_on_new_version = models.BooleanField(default=True)
+    block_restricted_downloads = models.BooleanField(
+        default=False,
+        help_text="Only admins download the originals of restricted assets.",
+    )
     trash_retention_days = models.PositiveIntegerField(default=30)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,6 +13,7 @@ EDITABLE = (
     "seat_limit",
     "automatic_backup",
     "keep_metadata_on_new_version",
+    "block_restricted_downloads",
     "trash_retention_days",
 )
 MAX_RETENTION_DAYS = 3650
@@ -41,7 +42,7 @@ def preferences_update(*, actor, changes: dict) -> Preferences:
             f"Trash retention is between 1 and {MAX_RETENTION_DAYS} days.",
             field="trash_retention_days",
         )
-    for field in ("automatic_backup", "keep_metadata_on_new_version"):
+    for field in ("automatic_backup", "keep_metadata_on_new_version", "block_restricted_downloads"):
         if field in changes and not isinstance(changes[field], bool):
             raise ValidationFailed(f"{field} is true or false.", field=field)
     with transaction.atomic():

@@ -199,6 +199,11 @@ DAM_MAX_IMAGE_PIXELS = env_int("DAM_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 DAM_SEARCH_COUNT_LIMIT = env_int("DAM_SEARCH_COUNT_LIMIT", 1_000, minimum=10)
 DAM_SEARCH_FACET_SAMPLE = env_int("DAM_SEARCH_FACET_SAMPLE", 1_000, minimum=10)
 # Resumable uploads spool here chunk by chunk (a volume every web process shares).
+# Delivery (/d/...): in production the web server sends the bytes after the app's check.
+# With DAM_DELIVERY_ACCEL_PREFIX (e.g. /protected/, an nginx `internal` location aliased to
+# the media root) responses carry X-Accel-Redirect; with S3 storage they redirect to a
+# presigned URL that lasts a minute.
+DAM_DELIVERY_ACCEL_PREFIX = env_str("DAM_DELIVERY_ACCEL_PREFIX", "")
 DAM_UPLOAD_SPOOL = Path(env_str("DAM_UPLOAD_SPOOL", str(VAR_DIR / "uploads")))
 
 # Email: EMAIL_URL such as smtp+tls://user:pass@host:587; console in development.

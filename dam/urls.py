@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from accounts import views as account_views
-from assets import search_views
+from assets import delivery_views, search_views
 from dam import views
 from dam.api import api
 from moderation import views as moderation_views
@@ -27,6 +27,7 @@ urlpatterns = [
     path("reports/", views.reports, name="reports"),
     path("settings/", account_views.settings_users, name="settings"),
     path("api/v1/", api.urls),
+    path("d/<path:rest>", delivery_views.deliver, name="deliver"),
 ]
 
 handler400 = "dam.views.error_400"

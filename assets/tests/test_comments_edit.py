@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import User
 from assets import services
 from assets.models import Asset
 from dam.testing import AdminFactory, UserFactory, grant, make_asset, make_folder
@@ -92,7 +93,12 @@ def test_patch_404_without_access_and_edits_with_access(client, tree):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["display_name"] == "Renamed" and body["tags"] == ["a", "b"]
-    response = patch(client, url, {"context": {"alt": "A logo"}, "access_mode": "restricted"})
+    # Access control needs the delivery-URL permission too; a refused edit changes nothing.
+    both = {"context": {"alt": "A logo"}, "access_mode": "restricted"}
+    assert patch(client, url, both).status_code == 403
+    assert client.get(url).json()["context"] == {}
+    User.objects.filter(pk=editor.pk).update(can_use_delivery_urls=True)
+    response = patch(client, url, both)
     assert response.json()["context"] == {"alt": "A logo"}
     assert response.json()["access_mode"] == "restricted"
     response = patch(client, url, {"metadata": {"x": 1}})

@@ -1,0 +1,21 @@
+"""Reads of delivery: presets, and the asset a delivery URL names."""
+
+from __future__ import annotations
+
+from assets.models import Asset, DeliveryPreset
+
+
+def preset_map() -> dict[str, str]:
+    """{name: transformation} of every transformation preset."""
+    return dict(DeliveryPreset.objects.values_list("name", "transformation"))
+
+
+def presets() -> list[DeliveryPreset]:
+    return list(DeliveryPreset.objects.all())
+
+
+def asset_by_public_id(public_id: str) -> Asset | None:
+    """A live asset (not in the trash) by its public ID, or None."""
+    if not public_id or len(public_id) > 255 or "\x00" in public_id:
+        return None
+    return Asset.objects.filter(public_id=public_id).first()
