@@ -142,6 +142,11 @@ def can_manage_metadata(user) -> bool:
     return _active(user) and user.role == Role.MASTER_ADMIN
 
 
+def can_manage_automation(user) -> bool:
+    """Automation rules (Settings → Automation) act on any asset: admin roles only."""
+    return is_admin_role(user)
+
+
 def can_read_metadata_schema(user) -> bool:
     """Everyone who works in the library sees the fields (forms, search, the API)."""
     return can_use_library(user) or can_manage_metadata(user)

@@ -488,3 +488,122 @@ class SearchLexeme(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+# -- automation (issue 9: expiry and automation) ---------------------------------------
+class AutomationTrigger(models.TextChoices):
+    DATE_REACHED = "date_reached", "A date metadata field is reached"
+    FOLDER_ENTERED = "folder_entered", "An asset enters a folder"
+    UPLOAD_MATCHES = "upload_matches", "An upload matches a search"
+
+
+class AutomationRule(models.Model):
+    """An admin-defined "when this happens, do that" (assets/automation.py).
+
+    The trigger's parameters are columns (only the trigger's own are used); `actions` is
+    a list of {"type": ..., parameters} in the order they run. Runs act with the
+    authority of `run_as`, the admin who last saved the rule.
+    """
+
+    name = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=20, choices=AutomationTrigger.choices)
+    date_field = models.CharField(max_length=100, blank=True)  # a date field's external ID
+    days_ahead = models.PositiveSmallIntegerField(default=0)
+    folder = models.ForeignKey(
+        Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expression = models.CharField(max_length=3000, blank=True)
+    actions = models.JSONField(default=list)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Upload matches: uploads since here (minus a grace period) are still being judged.
+    checked_until = models.DateTimeField(null=True, blank=True)
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [Lower("name"), "id"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="automation_rule_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.paused_at is None
+
+
+class AutomationRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class AutomationRun(models.Model):
+    """One sweep of one rule. `period` is unique per rule: a scheduled run is keyed by
+    its day or time slot, so two beat processes (or a restart) cannot run a rule twice
+    for the same window; a manual run gets a key of its own."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="runs")
+    period = models.CharField(max_length=64)
+    manual = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    today = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AutomationRunStatus.choices, default=AutomationRunStatus.QUEUED
+    )
+    message = models.TextField(blank=True)
+    assets_done = models.PositiveIntegerField(default=0)
+    assets_failed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "period"], name="automation_run_once_per_period"
+            )
+        ]
+        indexes = [models.Index(fields=["rule", "-created_at"], name="automation_run_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.period}"
+
+
+class AutomationRunItem(models.Model):
+    """An asset a rule handled, for one occurrence of its trigger (the date value for a
+    date rule, "" otherwise): unique, so a rule acts on an asset at most once per
+    occurrence however many runs see it. Also the run's log of the assets it touched."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asset_name = models.CharField(max_length=255)
+    occurrence = models.CharField(max_length=32, blank=True)
+    ok = models.BooleanField(default=True)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "asset", "occurrence"], name="automation_item_once"
+            )
+        ]
+        indexes = [models.Index(fields=["run", "id"], name="automation_item_run")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.asset_id} {self.occurrence}"

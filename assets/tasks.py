@@ -81,3 +81,31 @@ def purge_expired_trash() -> dict:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
 def sweep_orphan_blobs(grace_hours: float = 24) -> dict:
     return services.orphans_sweep(grace_hours=grace_hours)
+
+
+# -- automation rules (issue 9) -------------------------------------------------------
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def automation_sweep() -> dict:
+    from assets import automation
+
+    return automation.automation_sweep()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def automation_run_execute(run_id: int) -> None:
+    from assets import automation
+
+    automation.automation_run_execute(run_id=run_id)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, ConnectionError, OSError),
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+)
+def automation_run_notify(run_id: int) -> int:
+    from assets import automation
+
+    return automation.automation_run_notify(run_id=run_id)

@@ -29,4 +29,9 @@ app.conf.beat_schedule = {
         "task": "assets.tasks_uploads.sweep_stale_uploads",
         "schedule": 3600.0,
     },
+    # Automation rules: each claims one run per day (date rules) or per 10-minute slot.
+    "automation-sweep": {
+        "task": "assets.tasks.automation_sweep",
+        "schedule": 600.0,
+    },
 }
