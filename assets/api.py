@@ -335,6 +335,7 @@ def assets_bulk(request, payload: BulkIn):
         tags=payload.tags,
         folder=folder,
         metadata=payload.metadata,
+        access_mode=payload.access_mode,
     )
 
 

@@ -17,13 +17,14 @@ from assets.delivery import ATTACHMENT_FORMATS, BadTransformation, Transformatio
 from assets.models import AssetType, AssetVersion, DeliveryPreset, Rendition
 from dam.errors import NotAllowed, ValidationFailed
 from dam.services import audit_record
-from dam.storage import open_blob
+from dam.storage import open_blob, presigned_url
 
 log = logging.getLogger(__name__)
 
 MIME = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 PIL_FORMAT = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 AUTO_QUALITY = 82
+PRESIGNED_SECONDS = 60  # S3 serves the bytes from a URL this short-lived
 
 
 # -- presets (admin) ---------------------------------------------------------------------------
@@ -198,14 +199,10 @@ def _serve(request, name: str, content_type: str, etag: str, cache: str, attachm
     elif settings.DAM_DELIVERY_ACCEL_PREFIX:
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = settings.DAM_DELIVERY_ACCEL_PREFIX.rstrip("/") + "/" + name
-    elif settings.DAM_STORAGE == "s3":
-        from django.core.files.storage import default_storage
-
-        response = HttpResponseRedirect(
-            default_storage.url(
-                name, parameters=_s3_parameters(content_type, attachment), expire=60
-            )
-        )
+    elif presigned := presigned_url(
+        name, seconds=PRESIGNED_SECONDS, content_type=content_type, attachment=attachment
+    ):
+        response = HttpResponseRedirect(presigned)
     else:
         try:
             response = FileResponse(open_blob(name), content_type=content_type)
@@ -222,15 +219,6 @@ def _serve(request, name: str, content_type: str, etag: str, cache: str, attachm
 
         response["Content-Disposition"] = content_disposition_header(True, attachment)
     return response
-
-
-def _s3_parameters(content_type: str, attachment: str) -> dict:
-    out = {"ResponseContentType": content_type}
-    if attachment:
-        from django.utils.http import content_disposition_header
-
-        out["ResponseContentDisposition"] = content_disposition_header(True, attachment)
-    return out
 
 
 def delivery_response(request, asset, t: Transformation, fmt: str | None, cache: str):

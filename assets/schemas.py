@@ -209,10 +209,12 @@ class CommentOut(Schema):
 
 class BulkIn(Schema):
     ids: list[int]
-    action: Literal["add_tags", "remove_tags", "set_metadata", "move", "delete"]
+    action: Literal["add_tags", "remove_tags", "set_metadata", "move", "delete", "set_access"]
     tags: list[str] | str | None = None
     metadata: dict | None = None
     folder: int | None = None
+    # set_access: "public" or "restricted" (the delivery-URL permission or an admin role)
+    access_mode: str | None = None
 
 
 class BulkOut(Schema):

@@ -1418,11 +1418,18 @@ def comment_create(*, actor, asset: Asset, body: str):
 
 
 # -- bulk ---------------------------------------------------------------------------
-BULK_ACTIONS = ("add_tags", "remove_tags", "set_metadata", "move", "delete")
+BULK_ACTIONS = ("add_tags", "remove_tags", "set_metadata", "move", "delete", "set_access")
 
 
 def assets_bulk(
-    *, actor, ids, action: str, tags=None, folder: Folder | None = None, metadata=None
+    *,
+    actor,
+    ids,
+    action: str,
+    tags=None,
+    folder: Folder | None = None,
+    metadata=None,
+    access_mode=None,
 ) -> dict:
     """Apply one action to many assets, each checked by the policy in its own transaction.
 
@@ -1443,6 +1450,13 @@ def assets_bulk(
         raise ValidationFailed("Enter at least one tag.", field="tags")
     if action == "move" and folder is None:
         raise ValidationFailed("Choose a destination folder.", field="folder")
+    if action == "set_access":
+        from assets.models import AccessMode
+
+        if access_mode not in AccessMode.values:
+            raise ValidationFailed("access_mode is public or restricted.", field="access_mode")
+        if not policy.can_use_delivery_urls(actor):
+            raise NotAllowed("Changing access control needs the delivery-URL permission.")
     schema = None
     if action == "set_metadata":
         schema = metadata_selectors.schema_get()
@@ -1466,6 +1480,8 @@ def assets_bulk(
                     asset_move(actor=actor, asset=asset, folder=folder)
                 elif action == "delete":
                     asset_delete(actor=actor, asset=asset)
+                elif action == "set_access":
+                    asset_update(actor=actor, asset=asset, access_mode=access_mode)
                 elif action == "set_metadata":
                     asset_update(actor=actor, asset=asset, metadata=metadata, schema=schema)
                     if asset.metadata_cleared:

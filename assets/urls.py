@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assets import views
+from assets import delivery_pages, views
 
 app_name = "assets"
 
@@ -76,4 +76,22 @@ urlpatterns = [
     path("assets/<int:asset_id>/metadata/", views.asset_metadata, name="metadata"),
     path("assets/<int:asset_id>/comments/", views.asset_comment, name="comment"),
     path("assets/<int:asset_id>/delete/", views.asset_delete, name="delete"),
+    # -- access and delivery (issue 9) --
+    path("assets/<int:asset_id>/access/", delivery_pages.asset_access, name="access"),
+    path(
+        "assets/<int:asset_id>/delivery-url/",
+        delivery_pages.asset_signed_url,
+        name="signed_url",
+    ),
+    path("settings/delivery/", delivery_pages.delivery_presets, name="delivery_presets"),
+    path(
+        "settings/delivery/<slug:name>/",
+        delivery_pages.delivery_preset_edit,
+        name="delivery_preset_edit",
+    ),
+    path(
+        "settings/delivery/<slug:name>/delete/",
+        delivery_pages.delivery_preset_delete,
+        name="delivery_preset_delete",
+    ),
 ]

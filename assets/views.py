@@ -56,6 +56,9 @@ def library(request, folder_id: int | None = None):
         "can_moderate_here": folder is not None
         and policy.can_moderate_somewhere(user)
         and (policy.is_admin_role(user) or level >= Level.EDIT),
+        "can_set_access_here": folder is not None
+        and policy.can_use_delivery_urls(user)
+        and level >= Level.EDIT,
     }
     return render(request, "assets/library.html", context)
 
@@ -516,6 +519,8 @@ _BULK_DONE = {
     "remove_tags": "Tags removed from {}.",
     "move": "Moved {}.",
     "delete": "Moved {} to the trash.",
+    "restrict": "Restricted {}.",
+    "make_public": "Made {} public.",
 }
 
 
@@ -560,12 +565,14 @@ def library_bulk(request, folder_id: int):
             )
             if target is None or policy.access_for(user).folder_level(target) == Level.NONE:
                 raise services.ValidationFailed("Choose a destination folder.")
+        modes = {"restrict": "restricted", "make_public": "public"}
         result = services.assets_bulk(
             actor=user,
             ids=ids,
-            action=action,
+            action="set_access" if action in modes else action,
             tags=request.POST.get(f"tags_{action}"),
             folder=target,
+            access_mode=modes.get(action),
         )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
@@ -600,6 +607,7 @@ def asset_move_targets(request):
 
 def _detail_context(request, asset, **extra):
     from assets.collection_selectors import add_targets
+    from assets.delivery_pages import delivery_context
 
     user = request.user
     level = policy.access_for(user).asset_level(asset)
@@ -620,6 +628,7 @@ def _detail_context(request, asset, **extra):
         "can_edit_asset": level >= Level.EDIT,
         "can_manage_asset": level >= Level.MANAGE,
         "collection_targets": [] if through_collection else add_targets(user),
+        **delivery_context(user, asset, level),
         **_moderation_context(user, asset),
         "comments": selectors.asset_comments(asset=asset),
         "context_text": "\n".join(f"{k}={v}" for k, v in (asset.context or {}).items()),

@@ -45,4 +45,5 @@ def navigation(request):
         "nav_active": section,
         "can_manage_users": policy.can_manage_users(user),
         "can_manage_metadata": policy.can_manage_metadata(user),
+        "user_is_admin": policy.is_admin_role(user),
     }

@@ -18,3 +18,11 @@ def thousands(n) -> str:
         return f"{int(n):,}"
     except (TypeError, ValueError):
         return str(n)
+
+
+@register.filter
+def access_state(asset) -> str:
+    """public, restricted, scheduled, ended or expired (assets.delivery.effective_mode)."""
+    from assets.delivery import effective_mode
+
+    return effective_mode(asset)

@@ -305,3 +305,134 @@ def test_block_downloads_of_restricted_assets(client, world):
     Preferences.objects.filter(pk=1).update(block_restricted_downloads=False)
     client.force_login(world["plain"])
     assert client.get(f"{API}/assets/{photo.pk}/download").status_code == 200
+
+
+# -- pages -----------------------------------------------------------------------------------
+def test_asset_page_shows_delivery_to_those_with_the_permission(client, world):
+    photo = world["photo"]
+    client.force_login(world["plain"])
+    page = client.get(f"/assets/{photo.pk}/").content.decode()
+    assert "Access and delivery" not in page and "badge-access-public" in page
+    client.force_login(world["deliverer"])
+    page = client.get(f"/assets/{photo.pk}/").content.decode()
+    assert (
+        "Access and delivery" in page and "/d/brand/hero" in page and "/d/t_card/brand/hero" in page
+    )
+    assert "Save access" in page  # edit level + permission
+    _set(photo, access_mode=AccessMode.RESTRICTED)
+    page = client.get(f"/assets/{photo.pk}/").content.decode()
+    assert "plain delivery URLs are refused" in page and "/d/t_card/brand/hero" not in page
+
+
+def test_access_form_saves_and_shows_mistakes(client, world):
+    photo = world["photo"]
+    client.force_login(world["deliverer"])
+    url = f"/assets/{photo.pk}/access/"
+    saved = client.post(url, {"access_mode": "restricted", "public_from": "", "public_until": "",
+                              "expires_at": "2030-01-02T03:04"})  # fmt: skip
+    assert saved.status_code == 302
+    photo.refresh_from_db()
+    assert photo.access_mode == "restricted" and photo.expires_at.isoformat().startswith(
+        "2030-01-02T03:04:00+00:00"
+    )
+    wrong = client.post(url, {"access_mode": "public", "public_from": "2030-01-02T00:00",
+                              "public_until": "2029-01-01T00:00", "expires_at": ""})  # fmt: skip
+    assert wrong.status_code == 422 and "ends after it starts" in wrong.content.decode()
+    assert client.post(url, {"access_mode": "secret"}).status_code == 422
+    assert client.post(url, {"access_mode": "public", "expires_at": "soon"}).status_code == 422
+    photo.refresh_from_db()
+    assert photo.access_mode == "restricted"  # nothing half-written
+    client.force_login(world["plain"])
+    refused = client.post(url, {"access_mode": "public"})
+    assert refused.status_code == 403 and "delivery-URL permission" in refused.content.decode()
+    hidden = client.post(f"/assets/{world['hidden'].pk}/access/", {"access_mode": "public"})
+    assert hidden.status_code == 404
+
+
+def test_signed_url_form(client, world):
+    photo = world["photo"]
+    url = f"/assets/{photo.pk}/delivery-url/"
+    client.force_login(world["plain"])
+    assert client.post(url, {"expires_in": "3600"}).status_code == 404
+    client.force_login(world["deliverer"])
+    made = client.post(url, {"transformation": "t_card", "expires_in": "86400"})
+    assert made.status_code == 200 and "Copy signed URL" in made.content.decode()
+    assert "/d/t_card/brand/hero?expires=" in made.content.decode()
+    partial = client.post(url, {"transformation": "custom", "custom": "w_99", "expires_in": "3600"},
+                          HTTP_HX_REQUEST="true")  # fmt: skip
+    body = partial.content.decode()
+    assert partial.status_code == 200 and "/d/w_99/brand/hero?expires=" in body
+    assert "<html" not in body
+    bad = client.post(url, {"transformation": "custom", "custom": "w_0", "expires_in": "60"},
+                      HTTP_HX_REQUEST="true")  # fmt: skip
+    assert bad.status_code == 422 and "Width" in bad.content.decode()
+    bad = client.post(url, {"transformation": "", "expires_in": "x"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 422 and "expires_in is a number" in bad.content.decode()
+
+
+def test_delivery_presets_settings_page(client, world):
+    client.force_login(world["plain"])
+    assert client.get("/settings/delivery/").status_code == 404
+    client.force_login(world["admin"])
+    page = client.get("/settings/delivery/")
+    assert page.status_code == 200 and "t_card" in page.content.decode()
+    made = client.post("/settings/delivery/", {"name": "hero", "transformation": "w_1200,f_auto"})
+    assert made.status_code == 302 and DeliveryPreset.objects.filter(name="hero").exists()
+    bad = client.post("/settings/delivery/", {"name": "Bad Name!", "transformation": "w_1"})
+    assert bad.status_code == 422 and "lower-case" in bad.content.decode()
+    bad = client.post("/settings/delivery/", {"name": "ok", "transformation": "w_1,nope"})
+    assert bad.status_code == 422 and "not a transformation" in bad.content.decode()
+    edited = client.post("/settings/delivery/hero/", {"transformation": "h_10,w_20"})
+    assert edited.status_code == 302
+    assert DeliveryPreset.objects.get(name="hero").transformation == "w_20,h_10"
+    assert client.post("/settings/delivery/hero/", {"transformation": "t_x"}).status_code == 422
+    assert client.post("/settings/delivery/hero/delete/").status_code == 302
+    assert not DeliveryPreset.objects.filter(name="hero").exists()
+    assert client.post("/settings/delivery/hero/delete/").status_code == 404
+
+
+def test_bulk_access_pairs(client, world):
+    photo, hidden = world["photo"], world["hidden"]
+    body = {"ids": [photo.pk, hidden.pk], "action": "set_access", "access_mode": "restricted"}
+    client.force_login(world["plain"])
+    refused = client.post(f"{API}/assets/bulk", body, content_type="application/json")
+    assert refused.status_code == 403
+    client.force_login(world["deliverer"])
+    done = client.post(f"{API}/assets/bulk", body, content_type="application/json").json()
+    assert done["done"] == [photo.pk] and done["failed"] == {str(hidden.pk): "Not found."}
+    photo.refresh_from_db()
+    assert photo.access_mode == "restricted"
+    bad = {**body, "access_mode": "open"}
+    assert (
+        client.post(f"{API}/assets/bulk", bad, content_type="application/json").status_code == 422
+    )
+    page = client.post(
+        f"/library/folders/{world['brand'].pk}/bulk/", {"ids": [photo.pk], "action": "make_public"}
+    )
+    assert page.status_code == 302
+    photo.refresh_from_db()
+    assert photo.access_mode == "public"
+
+
+def test_library_badges_expired_and_restricted(client, world):
+    photo = _set(world["photo"], expires_at=timezone.now() - timedelta(minutes=1))
+    client.force_login(world["deliverer"])
+    grid = client.get(f"/library/folders/{world['brand'].pk}/").content.decode()
+    assert "badge-access-expired" in grid and "Expired" in grid
+    _set(photo, expires_at=None, access_mode=AccessMode.RESTRICTED)
+    grid = client.get(f"/library/folders/{world['brand'].pk}/").content.decode()
+    assert "badge-access-restricted" in grid
+
+
+def test_the_web_server_sends_the_bytes_with_x_accel_redirect(client, world, settings):
+    settings.DAM_DELIVERY_ACCEL_PREFIX = "/protected/"
+    version = world["photo"].versions.get()
+    response = client.get("/d/brand/hero")
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected/{version.blob_name}"
+    assert response["Content-Type"] == "image/jpeg" and response["ETag"]
+    restricted = _set(world["photo"], access_mode=AccessMode.RESTRICTED)
+    assert client.get("/d/brand/hero").status_code == 404  # the check comes first
+    signed = delivery.signed_url(restricted, expires_in=60, transformation="w_32")
+    response = client.get(_path(signed["url"]))
+    assert response["X-Accel-Redirect"].startswith("/protected/renditions/")
