@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("assets.urls")),
     path("", include("metadata.urls")),
     path("", include("assets.collection_urls")),
+    path("", include("assets.automation_urls")),
     path("moderation/", moderation_views.queue, name="moderation"),
     path("moderation/decide/", moderation_views.decide, name="moderation_decide"),
     path("notifications/", views.notifications, name="notifications"),

@@ -17,6 +17,7 @@ from assets import automation, collection_services
 from assets.models import (
     AccessMode,
     Asset,
+    AutomationRule,
     AutomationRun,
     AutomationRunItem,
     AutomationRunStatus,
@@ -481,3 +482,141 @@ def test_beat_runs_the_sweep():
     entry = app.conf.beat_schedule["automation-sweep"]
     assert entry["task"] == "assets.tasks.automation_sweep"
     assert entry["schedule"] == automation.SLOT_MINUTES * 60
+
+
+# -- pages ---------------------------------------------------------------------------------
+def form_data(**overrides) -> dict:
+    data = {
+        "name": "Expiring licenses",
+        "trigger": "date_reached",
+        "date_field": "license_expiry",
+        "days_ahead": "7",
+        "act_restrict": "on",
+        "act_add_tags": "on",
+        "add_tags": "expiring",
+        "email_to": "uploader",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize("role", ["media_library_user", "reports", "billing"])
+def test_pages_are_404_for_non_admins(client, admin, folder, role):
+    rule = automation.automation_rule_create(
+        actor=admin,
+        name="R",
+        trigger="folder_entered",
+        folder=folder.pk,
+        actions=[{"type": "restrict"}],
+    )
+    user = UserFactory(role=role)
+    client.force_login(user)
+    for path in (
+        "/settings/automation/",
+        "/settings/automation/new/",
+        f"/settings/automation/{rule.pk}/",
+        f"/settings/automation/{rule.pk}/edit/",
+    ):
+        assert client.get(path).status_code == 404, path
+    for path in ("pause", "delete", "run"):
+        assert client.post(f"/settings/automation/{rule.pk}/{path}/").status_code == 404
+    assert AutomationRule.objects.filter(pk=rule.pk, paused_at__isnull=True).exists()
+    page = client.get("/settings/upload-presets/")
+    assert b"/settings/automation/" not in page.content
+
+
+def test_admin_creates_edits_pauses_runs_and_deletes_a_rule(
+    client, admin, expiry, folder, django_capture_on_commit_callbacks
+):
+    a = asset_due(folder, admin, date.today() + timedelta(days=3), name="soon.jpg")
+    client.force_login(admin)
+    page = client.get("/settings/automation/")
+    assert page.status_code == 200 and b"No automation rules yet" in page.content
+    assert b'href="/settings/automation/"' in page.content  # the Settings tab
+    assert client.get("/settings/automation/new/").status_code == 200
+
+    response = client.post("/settings/automation/new/", form_data())
+    rule = AutomationRule.objects.get()
+    assert (
+        response.status_code == 302 and response["Location"] == f"/settings/automation/{rule.pk}/"
+    )
+    assert rule.actions == [{"type": "restrict"}, {"type": "add_tags", "tags": ["expiring"]}]
+    listed = client.get("/settings/automation/").content.decode()
+    assert "Expiring licenses" in listed and "License expiry is within 7 days" in listed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/settings/automation/{rule.pk}/run/")
+    assert response.status_code == 302
+    page = client.get(f"/settings/automation/{rule.pk}/").content.decode()
+    assert "soon" in page and f'href="/assets/{a.pk}/"' in page
+    run = AutomationRun.objects.get(rule=rule)
+    assert run.manual and run.requested_by == admin
+    assert client.get(f"/settings/automation/{rule.pk}/runs/{run.pk}/").status_code == 200
+    assert refreshed(a).access_mode == AccessMode.RESTRICTED
+
+    edit = client.get(f"/settings/automation/{rule.pk}/edit/").content.decode()
+    assert 'value="expiring"' in edit
+    response = client.post(
+        f"/settings/automation/{rule.pk}/edit/", form_data(days_ahead="1", act_restrict=None)
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.days_ahead == 1 and rule.actions == [{"type": "add_tags", "tags": ["expiring"]}]
+
+    client.post(f"/settings/automation/{rule.pk}/pause/", {"paused": "1"})
+    rule.refresh_from_db()
+    assert rule.paused_at is not None
+    assert "Paused" in client.get("/settings/automation/").content.decode()
+    client.post(f"/settings/automation/{rule.pk}/pause/", {"paused": "0"})
+    rule.refresh_from_db()
+    assert rule.paused_at is None
+
+    response = client.post(f"/settings/automation/{rule.pk}/delete/")
+    assert response.status_code == 302 and not AutomationRule.objects.exists()
+    assert AuditEvent.objects.filter(verb="automation.rule_delete").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "text"),
+    [
+        (
+            {"trigger": "upload_matches", "expression": "tags:a AND (type:image"},
+            "expression",
+            "at character 12",
+        ),
+        ({"trigger": "folder_entered", "folder": "/Nowhere"}, "folder", "No folder has this path"),
+        ({"date_field": "nope"}, "date_field", "no metadata field"),
+        ({"date_field": "caption"}, "date_field", "not a date"),
+        ({"act_move": "on", "move_folder": "/Nowhere"}, "move_folder", "No folder"),
+        (
+            {"act_set_metadata": "on", "metadata_field": "license_expiry", "metadata_value": "x"},
+            "metadata_value",
+            "YYYY-MM-DD",
+        ),
+        ({"act_restrict": None, "act_add_tags": None}, None, "at least one action"),
+        ({"name": ""}, "name", "required"),
+    ],
+)
+def test_form_mistakes_are_field_errors(client, admin, expiry, folder, overrides, field, text):
+    client.force_login(admin)
+    response = client.post("/settings/automation/new/", form_data(**overrides))
+    assert response.status_code == 422
+    form = response.context["form"]
+    errors = form.errors.get(field or "__all__")
+    assert errors and any(text in e for e in errors), form.errors
+    assert not AutomationRule.objects.exists()
+
+
+def test_rule_page_lists_runs_with_few_queries(
+    client, admin, expiry, folder, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    for i in range(3):
+        asset_due(folder, admin, TODAY, name=f"a{i}.jpg")
+    rule = date_rule(admin, days=0)
+    for day in range(3):
+        sweep(django_capture_on_commit_callbacks, today=TODAY + timedelta(days=day))
+    client.force_login(admin)
+    with django_assert_max_num_queries(20):
+        page = client.get(f"/settings/automation/{rule.pk}/")
+    assert page.status_code == 200
+    assert page.content.decode().count("badge badge-active") >= 3
