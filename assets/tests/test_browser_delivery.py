@@ -25,11 +25,27 @@ def test_admin_restricts_an_asset_and_shares_a_signed_url(live_server, page, bro
     admin = AdminFactory(first_name="Ada", last_name="Lovelace")
     folder = make_folder("/Campaigns", actor=admin)
     asset = make_asset(folder, actor=admin, name="launch.jpg", public_id="campaigns/launch")
-    DeliveryPreset.objects.create(name="card", transformation="w_200,h_100,c_fill,f_png")
     assert Asset.objects.get(pk=asset.pk).processing_status == "ready"
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
 
     login(page, live_server.url, admin.email)
+    # Settings → Delivery presets: a named transformation.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    tabs = page.get_by_role("navigation", name="Settings sections")
+    tabs.get_by_role("link", name="Delivery presets").click()
+    expect(page.get_by_role("heading", name="No delivery presets yet")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("card")
+    page.get_by_label("Transformation", exact=True).fill("w_200,h_100,c_fill,f_nope")
+    page.get_by_role("button", name="Create preset").click()
+    expect(page.get_by_text("Format (f_) is one of jpg, png, webp, auto.")).to_be_visible()
+    page.get_by_label("Transformation", exact=True).fill("c_fill,h_100,w_200,f_png")
+    page.get_by_role("button", name="Create preset").click()
+    expect(page.get_by_role("status")).to_contain_text("Preset t_card created.")
+    expect(page.get_by_role("textbox", name="Transformation of t_card")).to_have_value(
+        "w_200,h_100,c_fill,f_png"
+    )
+    screenshot(page, "delivery-presets")
+    assert DeliveryPreset.objects.filter(name="card").exists()
     page.goto(f"{live_server.url}/assets/{asset.pk}/")
     card = page.get_by_role("region", name="Access and delivery")
     expect(card.get_by_role("heading", level=2)).to_have_text("Access and delivery Public")
