@@ -105,3 +105,4 @@ api.add_router("", "metadata.api.router")
 api.add_router("", "assets.collection_api.router")
 api.add_router("", "moderation.api.router")
 api.add_router("", "assets.search_api.router")
+api.add_router("", "assets.automation_api.router")  # automation rules

@@ -620,3 +620,64 @@ def test_rule_page_lists_runs_with_few_queries(
         page = client.get(f"/settings/automation/{rule.pk}/")
     assert page.status_code == 200
     assert page.content.decode().count("badge badge-active") >= 3
+
+
+# -- API --------------------------------------------------------------------------------------
+def test_api_rules_and_runs(client, admin, expiry, folder, django_capture_on_commit_callbacks):
+    a = asset_due(folder, admin, date.today())
+    client.force_login(admin)
+    body = {
+        "name": "Expired",
+        "trigger": "date_reached",
+        "date_field": "license_expiry",
+        "actions": [{"type": "add_tags", "tags": ["expired"]}],
+    }
+    response = client.post(f"{API}/automation-rules", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    rule = response.json()
+    assert rule["paused"] is False and rule["days_ahead"] == 0 and rule["run_as"] == admin.pk
+    assert [r["name"] for r in client.get(f"{API}/automation-rules").json()] == ["Expired"]
+
+    bad = client.post(
+        f"{API}/automation-rules",
+        {**body, "name": "Other", "trigger": "upload_matches", "expression": "(x"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422 and "expression" in bad.json()["errors"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = client.post(f"{API}/automation-rules/{rule['id']}/runs")
+    assert run.status_code == 202 and run.json()["manual"] is True
+    runs = client.get(f"{API}/automation-rules/{rule['id']}/runs").json()
+    assert runs["count"] == 1 and runs["results"][0]["assets_done"] == 1
+    items = client.get(f"{API}/automation-rules/{rule['id']}/runs/{runs['results'][0]['id']}/items")
+    assert [i["asset"] for i in items.json()["results"]] == [a.pk]
+
+    patched = client.patch(
+        f"{API}/automation-rules/{rule['id']}",
+        {"paused": True, "days_ahead": 3},
+        content_type="application/json",
+    )
+    assert patched.status_code == 200
+    assert patched.json()["paused"] is True and patched.json()["days_ahead"] == 3
+    assert client.post(f"{API}/automation-rules/{rule['id']}/runs").status_code == 409
+    assert client.delete(f"{API}/automation-rules/{rule['id']}").status_code == 204
+    assert client.get(f"{API}/automation-rules/{rule['id']}").status_code == 404
+
+
+def test_api_refuses_non_admins(client, admin, folder):
+    rule = automation.automation_rule_create(
+        actor=admin, name="R", trigger="folder_entered", folder=folder.pk,
+        actions=[{"type": "restrict"}],
+    )  # fmt: skip
+    client.force_login(UserFactory())
+    assert client.get(f"{API}/automation-rules").status_code == 403
+    assert client.get(f"{API}/automation-rules/{rule.pk}").status_code == 403
+    assert client.delete(f"{API}/automation-rules/{rule.pk}").status_code == 403
+    response = client.post(
+        f"{API}/automation-rules",
+        {"name": "X", "trigger": "folder_entered", "folder": folder.pk, "actions": []},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert AutomationRule.objects.count() == 1
