@@ -179,15 +179,73 @@ def can_use_delivery_urls(user) -> bool:
     return is_admin_role(user) or (can_use_library(user) and user.can_use_delivery_urls)
 
 
+def delivery_public_now(asset, now=None) -> bool:
+    """Delivered by plain URL to anyone: public (inside its public window, when it has
+    one), not pending or rejected, not expired, not in the trash, processed."""
+    from assets.models import ModerationStatus, ProcessingStatus
+
+    if asset.deleted_at is not None or asset.processing_status != ProcessingStatus.READY:
+        return False
+    if asset.moderation_status in (ModerationStatus.PENDING, ModerationStatus.REJECTED):
+        return False
+    return access_state(asset, now) == "public"
+
+
+def delivery_signable(asset) -> bool:
+    """Delivered with a valid signed token: anything a plain URL could reach were it
+    public, whatever its mode, window or expiry (moderation still applies)."""
+    from assets.models import ModerationStatus, ProcessingStatus
+
+    return (
+        asset.deleted_at is None
+        and asset.processing_status == ProcessingStatus.READY
+        and asset.moderation_status not in (ModerationStatus.PENDING, ModerationStatus.REJECTED)
+    )
+
+
+def access_state(asset, now=None) -> str:
+    """public, restricted, scheduled (public later), ended (its public window is over) or
+    expired: what delivery obeys and the page and library badges say."""
+    from django.utils import timezone
+
+    from assets.models import AccessMode
+
+    now = now or timezone.now()
+    if asset.expires_at is not None and asset.expires_at <= now:
+        return "expired"
+    if asset.access_mode != AccessMode.PUBLIC:
+        return "restricted"
+    if asset.public_from is not None and now < asset.public_from:
+        return "scheduled"
+    if asset.public_until is not None and now >= asset.public_until:
+        return "ended"
+    return "public"
+
+
 def can_download_original(user, asset) -> bool:
     """The "block downloads of restricted assets" preference: only admins download the
-    originals of restricted assets while it is on (the caller checked visibility)."""
-    from assets.models import AccessMode
+    originals of restricted assets while it is on (outside its public window or past its
+    expiry an asset is restricted too; the caller checked visibility)."""
     from dam.preferences import preferences_get
 
-    if is_admin_role(user) or asset.access_mode != AccessMode.RESTRICTED:
+    if is_admin_role(user) or access_state(asset) == "public":
         return True
     return not preferences_get().block_restricted_downloads
+
+
+def downloadable_originals(user, assets) -> list:
+    """The assets whose originals this user may download (zips)."""
+    return [a for a in assets if can_download_original(user, a)]
+
+
+def can_sign_delivery_url(user, asset, *, original: bool) -> bool:
+    """Make a signed delivery URL: the delivery-URL permission, folder access (not only
+    a shared collection), and, for the original file, what downloading it needs."""
+    if not can_use_delivery_urls(user):
+        return False
+    if access_for(user).asset_level(asset) < Level.VIEW:
+        return False
+    return not original or can_download_original(user, asset)
 
 
 BLOCKED_DOWNLOAD = "Downloads of restricted assets are blocked; ask an admin for the file."

@@ -450,7 +450,7 @@ def versions_restore(request, asset_id: int, version: int):
 
 
 # -- delivery (issue 9) -------------------------------------------------------------------
-from assets import delivery, delivery_selectors, delivery_services  # noqa: E402
+from assets import delivery_selectors, delivery_services  # noqa: E402
 from assets.models import DeliveryPreset  # noqa: E402
 from assets.schemas import (  # noqa: E402
     DeliveryPresetIn,
@@ -459,12 +459,6 @@ from assets.schemas import (  # noqa: E402
     DeliveryUrlIn,
     DeliveryUrlOut,
 )
-
-
-def _delivery_user(user):
-    if not policy.can_use_delivery_urls(user):
-        raise services.NotAllowed("Delivery URLs need the delivery-URL permission.")
-    return user
 
 
 @router.post(
@@ -477,9 +471,11 @@ def asset_delivery_url(request, asset_id: int, payload: DeliveryUrlIn):
     """A signed URL of the current version (and transformation, free parts or t_NAME)
     that works, restricted or not, until `expires_in` seconds from now."""
     asset = policy.get_asset_or_404(request.auth, asset_id, minimum=Level.COLLECTION)
-    _delivery_user(request.auth)
-    return delivery.signed_url(
-        asset, expires_in=payload.expires_in, transformation=payload.transformation
+    return delivery_services.signed_url_create(
+        actor=request.auth,
+        asset=asset,
+        expires_in=payload.expires_in,
+        transformation=payload.transformation,
     )
 
 

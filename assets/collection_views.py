@@ -210,7 +210,13 @@ def collection_items(request, collection_id: int):
         if not assets:
             messages.error(request, "None of those assets can be downloaded.")
             return _back(collection, request)
-        return zip_response([assets[i] for i in ids if i in assets])
+        from django.core.exceptions import PermissionDenied
+
+        try:
+            return zip_response(user, [assets[i] for i in ids if i in assets])
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return _back(collection, request)
     try:
         if action == "remove":
             removed = services.collection_remove(actor=user, collection=collection, ids=ids)

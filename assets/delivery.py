@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from assets.models import AccessMode, Asset, ModerationStatus, ProcessingStatus
+from accounts import policy
+from assets.models import Asset
 from dam.errors import ValidationFailed
 
 CROPS = ("fill", "fit", "limit", "scale")
@@ -143,37 +144,9 @@ def output_format(t: Transformation, asset_format: str, accept: str = "") -> str
     return asset_format if asset_format in ("jpg", "png", "webp") else "jpg"
 
 
-# -- who sees what ------------------------------------------------------------------------
-def public_now(asset: Asset, now: datetime | None = None) -> bool:
-    """Delivered without a token: public (inside its public window, when it has one), not
-    pending or rejected, not expired, not in the trash, processed."""
-    now = now or timezone.now()
-    if asset.deleted_at is not None or asset.processing_status != ProcessingStatus.READY:
-        return False
-    if asset.moderation_status in (ModerationStatus.PENDING, ModerationStatus.REJECTED):
-        return False
-    if asset.expires_at is not None and asset.expires_at <= now:
-        return False
-    if asset.access_mode != AccessMode.PUBLIC:
-        return False
-    if asset.public_from is not None and now < asset.public_from:
-        return False
-    return not (asset.public_until is not None and now >= asset.public_until)
-
-
-def effective_mode(asset: Asset, now: datetime | None = None) -> str:
-    """What the asset page and the library badge say: public, restricted, scheduled
-    (public later), ended (its public window is over) or expired."""
-    now = now or timezone.now()
-    if asset.expires_at is not None and asset.expires_at <= now:
-        return "expired"
-    if asset.access_mode != AccessMode.PUBLIC:
-        return "restricted"
-    if asset.public_from is not None and now < asset.public_from:
-        return "scheduled"
-    if asset.public_until is not None and now >= asset.public_until:
-        return "ended"
-    return "public"
+# -- who sees what: the policy's (accounts.policy), named here for delivery's callers -----
+public_now = policy.delivery_public_now
+effective_mode = policy.access_state
 
 
 # -- signed URLs -----------------------------------------------------------------------------
@@ -184,10 +157,11 @@ def _message(asset: Asset, transformation: str, expires: int) -> str:
     return f"{asset.pk}:{asset.version}:{transformation}:{expires}"
 
 
-def sign(asset: Asset, transformation: str, expires: int) -> str:
+def sign(asset: Asset, transformation: str, expires: int, key=None) -> str:
     """The token of a URL for this asset's current version, transformation and expiry
     (Unix seconds); a new version, another transformation or later time fails it."""
-    return signing.Signer(salt=_SALT).signature(_message(asset, transformation, expires))
+    signer = signing.Signer(key=key, salt=_SALT)
+    return signer.signature(_message(asset, transformation, expires))
 
 
 def token_valid(asset: Asset, transformation: str, expires, token, now=None) -> bool:
@@ -195,12 +169,15 @@ def token_valid(asset: Asset, transformation: str, expires, token, now=None) -> 
         return False
     try:
         expires = int(expires)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     now = now or timezone.now()
-    if expires <= now.timestamp():
+    if not now.timestamp() < expires < now.timestamp() + SIGNED_MAX_SECONDS + 60:
         return False
-    return constant_time_compare(token, sign(asset, transformation, expires))
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(
+        constant_time_compare(token, sign(asset, transformation, expires, key)) for key in keys
+    )
 
 
 def signed_url(asset: Asset, *, expires_in: int, transformation: str = "", now=None) -> dict:
@@ -213,8 +190,8 @@ def signed_url(asset: Asset, *, expires_in: int, transformation: str = "", now=N
         )
     from assets import delivery_selectors
 
-    transformation = (transformation or "").strip()
-    parse(transformation, presets=delivery_selectors.preset_map())
+    t = parse((transformation or "").strip(), presets=delivery_selectors.preset_map())
+    transformation = f"t_{t.preset}" if t.preset else t.canonical()  # one spelling, URL-safe
     now = now or timezone.now()
     expires_at = now.replace(microsecond=0) + timedelta(seconds=expires_in)
     expires = int(expires_at.timestamp())

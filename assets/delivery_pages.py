@@ -46,6 +46,7 @@ def delivery_context(user, asset, level) -> dict:
         "delivery_public": public,
         "can_deliver": can_deliver,
         "can_change_access": can_deliver and level >= Level.EDIT,
+        "can_sign": can_deliver and level >= Level.VIEW,
         "delivery_urls": urls,
         "delivery_presets": presets,
         "expiry_choices": EXPIRY_CHOICES,
@@ -103,7 +104,7 @@ def asset_signed_url(request, asset_id: int):
     user = request.user
     asset = policy.get_asset_or_404(user, asset_id, minimum=Level.COLLECTION)
     if not policy.can_use_delivery_urls(user):
-        raise Http404("No such page.")
+        raise PermissionDenied("Signed URLs need the delivery-URL permission.")
     data = request.POST
     choice = data.get("transformation", "")
     text = data.get("custom", "") if choice == "custom" else choice
@@ -112,7 +113,9 @@ def asset_signed_url(request, asset_id: int):
     except ValueError:
         expires_in = 0
     try:
-        signed = delivery.signed_url(asset, expires_in=expires_in, transformation=text)
+        signed = delivery_services.signed_url_create(
+            actor=user, asset=asset, expires_in=expires_in, transformation=text
+        )
     except services.ServiceError as exc:
         errors = {exc.field or "transformation": exc.message}
         extra = {"signed_errors": errors, "signed_data": data}

@@ -9,13 +9,14 @@ from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from accounts import policy
 from assets import delivery, delivery_selectors, delivery_services
 from dam.errors import error_body
 
 # A public ID's first segment never looks like this (services.PUBLIC_ID_RE), so a first
 # segment that does is a transformation.
 TRANSFORMATION_RE = re.compile(r"^[a-z]{1,2}_[^/]*$")
-PUBLIC_CACHE = "public, max-age=3600"  # access can change: an hour, not forever
+PUBLIC_SECONDS = 3600  # access can change: shared caches keep an answer an hour at most
 
 
 def _error(status: int, detail: str) -> JsonResponse:
@@ -31,41 +32,50 @@ def _split(rest: str) -> tuple[str, str]:
     return "", rest
 
 
+def _public_cache(asset, now) -> str:
+    """Shared caches may keep a public answer for an hour, or until the asset stops
+    being public (its window ends or it expires), whichever is sooner."""
+    ends = [t for t in (asset.public_until, asset.expires_at) if t is not None]
+    seconds = min([PUBLIC_SECONDS, *(int((t - now).total_seconds()) for t in ends)])
+    return f"public, max-age={seconds}" if seconds > 0 else "no-store"
+
+
 @require_safe
 def deliver(request, rest: str):
     transformation, public_id = _split(rest)
     asset = delivery_selectors.asset_by_public_id(public_id)
-    if asset is None:
-        raise Http404("No such asset.")
     token = request.GET.get("token")
     now = timezone.now()
     if token is not None:
         expires = request.GET.get("expires")
-        if not delivery.token_valid(asset, transformation, expires, token, now=now):
+        valid = asset is not None and delivery.token_valid(
+            asset, transformation, expires, token, now=now
+        )
+        if not valid:  # a missing asset answers alike: tokens never probe for IDs
             return _error(403, "This link has expired or is not valid for this file.")
-        cache = f"private, max-age={max(0, min(3600, int(expires) - int(now.timestamp())))}"
+        if not policy.delivery_signable(asset):  # trashed, rejected, pending, processing
+            return _error(404, "No such asset.")
+        left = int(expires) - int(now.timestamp())
+        cache = f"private, max-age={max(0, min(PUBLIC_SECONDS, left))}"
     else:
-        if not delivery.public_now(asset, now):
-            raise Http404("No such asset.")  # restricted, pending, expired: never revealed
+        if asset is None or not policy.delivery_public_now(asset, now):
+            return _error(404, "No such asset.")  # restricted, pending, expired: unrevealed
         if transformation and not all(p.startswith("t_") for p in transformation.split(",")):
             return _error(
                 403,
                 "Unsigned delivery URLs take only named presets (t_NAME); "
                 "sign a URL for other transformations.",
             )
-        cache = PUBLIC_CACHE
+        cache = _public_cache(asset, now)
     try:
         t = delivery.parse(transformation, presets=delivery_selectors.preset_map())
     except delivery.BadTransformation as exc:
         return _error(400, exc.message)
-    if asset.processing_status != "ready" and not t.empty:
-        return _error(409, "The file is still being processed; try again in a moment.")
-    fmt = (
-        None
-        if t.empty
-        else delivery.output_format(t, asset.format, request.headers.get("Accept", ""))
-    )
+    accept = request.headers.get("Accept", "")
+    fmt = None if t.empty else delivery.output_format(t, asset.format, accept)
     try:
         return delivery_services.delivery_response(request, asset, t, fmt, cache)
     except delivery.BadTransformation as exc:
         return _error(400, exc.message)
+    except Http404:
+        return _error(404, "No such file.")

@@ -5,6 +5,7 @@ from typing import Literal
 
 from django.urls import reverse
 from ninja import Schema
+from pydantic import StrictInt
 
 from accounts.policy import Level
 from dam.schemas import ObjectIn
@@ -351,7 +352,7 @@ def version_out(version, asset) -> dict:
 
 
 class DeliveryUrlIn(ObjectIn):
-    expires_in: int = 3600
+    expires_in: StrictInt = 3600
     transformation: str = ""
 
 

@@ -1266,17 +1266,31 @@ def _clean_display_name(name) -> str:
 _UNSET = object()
 
 
+ACCESS_YEARS = (1970, 9000)  # public windows and expiries fall between these years
+
+
 def _clean_access_times(asset, **given) -> dict:
     """The public window and expiry that were passed (None clears one), checked: aware
-    datetimes, and a window that ends after it starts."""
-    from datetime import datetime
+    datetimes between 1970 and 9000 (UTC; PostgreSQL stores more than Python reads back),
+    and a window that ends after it starts."""
+    from datetime import UTC, datetime
 
     out = {}
     for field, value in given.items():
         if value is _UNSET:
             continue
-        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-            raise ValidationFailed(f"{field} is a date and time with a time zone.", field=field)
+        if value is not None:
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise ValidationFailed(f"{field} is a date and time with a time zone.", field=field)
+            try:
+                value = value.astimezone(UTC)
+            except (OverflowError, ValueError):
+                value = None
+            if value is None or not ACCESS_YEARS[0] <= value.year <= ACCESS_YEARS[1]:
+                raise ValidationFailed(
+                    f"{field} is a date between {ACCESS_YEARS[0]} and {ACCESS_YEARS[1]}.",
+                    field=field,
+                )
         out[field] = value
     start = out.get("public_from", asset.public_from)
     end = out.get("public_until", asset.public_until)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponseNotAllowed
@@ -579,6 +580,9 @@ def library_bulk(request, folder_id: int):
         return back
     except Http404:
         messages.error(request, "None of those assets can be downloaded.")
+        return back
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
         return back
     if result["done"]:
         done = _plural(len(result["done"]), "asset")

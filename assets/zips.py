@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from accounts import policy
 from assets.models import Asset, AssetVersion
 from dam.storage import CHUNK, open_blob
 
@@ -84,7 +85,14 @@ def zip_chunks(assets: Iterable[Asset]) -> Iterator[bytes]:
     yield sink.drain()
 
 
-def zip_response(assets: list[Asset], filename: str = "assets.zip") -> StreamingHttpResponse:
+def zip_response(user, assets: list[Asset], filename: str = "assets.zip") -> StreamingHttpResponse:
+    """The originals `user` may download (the "block downloads" preference) as a zip;
+    403 when none of them is."""
+    assets = policy.downloadable_originals(user, assets)
+    if not assets:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
     response = StreamingHttpResponse(zip_chunks(assets), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
@@ -96,7 +104,6 @@ def bulk_zip(user, ids) -> StreamingHttpResponse:
     (missing and invisible alike), and none at all is a 404."""
     from django.http import Http404
 
-    from accounts import policy
     from assets.services import BULK_MAX_IDS, ValidationFailed
 
     ids = [int(pk) for pk in dict.fromkeys(ids or []) if policy.is_valid_id(pk)]
@@ -110,10 +117,4 @@ def bulk_zip(user, ids) -> StreamingHttpResponse:
     assets = [found[pk] for pk in ids if pk in found]
     if not assets:
         raise Http404("No such asset.")
-    allowed = [a for a in assets if policy.can_download_original(user, a)]
-    if not allowed:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
-    assets = allowed
-    return zip_response(assets)
+    return zip_response(user, assets)

@@ -46,4 +46,5 @@ def navigation(request):
         "can_manage_users": policy.can_manage_users(user),
         "can_manage_metadata": policy.can_manage_metadata(user),
         "user_is_admin": policy.is_admin_role(user),
+        "can_manage_automation": policy.can_manage_automation(user),
     }

@@ -54,14 +54,18 @@ def open_blob(name: str):
     return default_storage.open(name, "rb")
 
 
-def presigned_url(name: str, *, seconds: int, content_type: str, attachment: str = ""):
+def presigned_url(
+    name: str, *, seconds: int, content_type: str, attachment: str = "", cache: str = ""
+):
     """A short-lived URL that storage itself serves the file from (S3: presigned, with
-    the content type and disposition signed in), or None when storage is a local disk."""
+    the content type, disposition and caching signed in), or None when storage is a local disk."""
     from django.core.files.storage import default_storage
 
     if not hasattr(default_storage, "bucket_name"):  # not django-storages' S3Storage
         return None
     parameters = {"ResponseContentType": content_type}
+    if cache:
+        parameters["ResponseCacheControl"] = cache
     if attachment:
         from django.utils.http import content_disposition_header
 

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from accounts.policy import Level
+from accounts.policy import CollectionLevel, Level
 from assets import delivery, delivery_services, services
 from assets.models import AccessMode, Asset, DeliveryPreset, ModerationStatus, Rendition
 from dam.models import Preferences
@@ -207,7 +207,7 @@ def test_pending_trashed_and_raw_files(client, world):
     assert client.get("/d/brand/hero").status_code == 404
     _set(photo, moderation_status=ModerationStatus.APPROVED, deleted_at=timezone.now())
     signed = delivery.signed_url(photo, expires_in=60)
-    assert client.get(_path(signed["url"])).status_code == 404  # trash: nothing reaches it
+    assert client.get(_path(signed["url"])).status_code == 403  # trash: nothing reaches it
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     csv = services.asset_upload(
@@ -353,7 +353,7 @@ def test_signed_url_form(client, world):
     photo = world["photo"]
     url = f"/assets/{photo.pk}/delivery-url/"
     client.force_login(world["plain"])
-    assert client.post(url, {"expires_in": "3600"}).status_code == 404
+    assert client.post(url, {"expires_in": "3600"}).status_code == 403
     client.force_login(world["deliverer"])
     made = client.post(url, {"transformation": "t_card", "expires_in": "86400"})
     assert made.status_code == 200 and "Copy signed URL" in made.content.decode()
@@ -436,3 +436,123 @@ def test_the_web_server_sends_the_bytes_with_x_accel_redirect(client, world, set
     signed = delivery.signed_url(restricted, expires_in=60, transformation="w_32")
     response = client.get(_path(signed["url"]))
     assert response["X-Accel-Redirect"].startswith("/protected/renditions/")
+
+
+# -- review findings ------------------------------------------------------------------------
+def test_dates_out_of_range_are_refused_and_nothing_breaks(client, world):
+    photo = world["photo"]
+    client.force_login(world["deliverer"])
+    url = f"{API}/assets/{photo.pk}"
+    for body in ({"expires_at": "0001-01-01T00:00:00+14:00"},
+                 {"public_from": "9999-12-31T23:59:59-14:00"},
+                 {"public_until": "1900-01-01T00:00:00+00:00"}):  # fmt: skip
+        refused = client.patch(url, body, content_type="application/json")
+        assert refused.status_code == 422, body
+        assert list(refused.json()["errors"]) == list(body)
+    far = {"access_mode": "public", "expires_at": "0001-01-01T00:00+05:00"}
+    page = client.post(f"/assets/{photo.pk}/access/", far)
+    assert page.status_code == 422 and "between 1970 and 9000" in page.content.decode()
+    assert client.get(url).status_code == 200
+    assert client.get(f"{API}/search?q=hero").status_code == 200
+
+
+def test_exif_rotated_photos_keep_their_shape(world):
+    from dam.testing import image_bytes
+
+    admin = world["admin"]
+    raw = Image.open(io.BytesIO(image_bytes(400, 200)))
+    exif = raw.getexif()
+    exif[0x0112] = 6  # shown turned a quarter: 200×400
+    out = io.BytesIO()
+    raw.save(out, "JPEG", exif=exif)
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("turned.jpg", out.getvalue())
+    asset = services.asset_upload(actor=admin, file=upload, filename="turned.jpg",
+                                  folder=world["brand"])  # fmt: skip
+    asset = _set(asset, processing_status="ready")
+    version = asset.versions.get()
+    for text, size in {"w_100": (100, 200), "h_100": (50, 100), "w_100,h_100,c_fit": (50, 100),
+                       "w_60,h_60,c_fill": (60, 60)}.items():  # fmt: skip
+        _data, w, h = delivery_services.render(version, asset, delivery.parse(text), "png")
+        assert (w, h) == size, text
+
+
+def test_blocked_downloads_cover_every_route(client, world):
+    from assets import collection_services
+
+    photo = _set(world["photo"], access_mode=AccessMode.RESTRICTED)
+    Preferences.objects.update_or_create(pk=1, defaults={"block_restricted_downloads": True})
+    plain = world["plain"]
+    client.force_login(plain)
+    assert client.get(f"{API}/assets/{photo.pk}/download?version=1").status_code == 403
+    assert client.get(f"/assets/{photo.pk}/versions/1/download/").status_code == 403
+    zipped = client.post(f"{API}/assets/bulk/download", {"ids": [photo.pk]},
+                         content_type="application/json")  # fmt: skip
+    assert zipped.status_code == 403
+    collection = collection_services.collection_create(actor=world["admin"], name="Launch")
+    collection_services.collection_add(actor=world["admin"], collection=collection, ids=[photo.pk])
+    collection_services.collection_share(
+        actor=world["admin"], collection=collection, principal=plain, level=CollectionLevel.VIEW
+    )
+    response = client.post(f"/collections/{collection.pk}/items/",
+                           {"action": "download", "ids": [photo.pk]})  # fmt: skip
+    assert response.status_code == 302 and response["Content-Type"] != "application/zip"
+    # Outside its public window or past its expiry an asset is restricted too.
+    for fields in ({"public_until": timezone.now() - timedelta(minutes=1)},
+                   {"expires_at": timezone.now() - timedelta(minutes=1)}):  # fmt: skip
+        _set(photo, access_mode=AccessMode.PUBLIC, public_until=None, expires_at=None)
+        _set(photo, **fields)
+        assert client.get(f"{API}/assets/{photo.pk}/download").status_code == 403
+    # Signing the original is a download too; a transformation is not.
+    User = type(plain)
+    User.objects.filter(pk=plain.pk).update(can_use_delivery_urls=True)
+    url = f"{API}/assets/{photo.pk}/delivery-url"
+    assert client.post(url, {}, content_type="application/json").status_code == 403
+    made = client.post(url, {"transformation": "t_card"}, content_type="application/json")
+    assert made.status_code == 200
+    from dam.models import AuditEvent
+
+    assert AuditEvent.objects.filter(verb="asset.delivery_url", object_id=str(photo.pk)).exists()
+
+
+def test_signed_urls_obey_moderation_and_never_probe(client, world):
+    photo = world["photo"]
+    spaced = delivery.signed_url(photo, expires_in=60, transformation="h_20, w_50")
+    assert "/d/w_50,h_20/brand/hero?" in spaced["url"]  # one spelling, no spaces
+    assert client.get(_path(spaced["url"])).status_code == 200
+    _set(photo, moderation_status=ModerationStatus.REJECTED)
+    assert client.get(_path(spaced["url"])).status_code == 404
+    probe = client.get("/d/no/such/thing?expires=99999999999&token=abc")
+    assert probe.status_code == 403
+    assert client.get("/d/no/such/thing").json()["code"] == "not_found"
+    assert client.get("/d/brand/hero?expires=1e999&token=x").status_code == 403
+    client.force_login(world["deliverer"])
+    bad = client.post(f"{API}/assets/{photo.pk}/delivery-url", {"expires_in": True},
+                      content_type="application/json")  # fmt: skip
+    assert bad.status_code == 422
+
+
+def test_caching_validators_and_ranges(client, world):
+    photo = world["photo"]
+    first = client.get("/d/t_card/brand/hero")
+    etag = first["ETag"]
+    made = Rendition.objects.filter(spec__startswith="d:").count()
+    for given in (etag, f"W/{etag}", "*", f'"other", {etag}'):
+        assert client.get("/d/t_card/brand/hero", HTTP_IF_NONE_MATCH=given).status_code == 304
+    Rendition.objects.filter(spec__startswith="d:").delete()
+    again = client.get("/d/t_card/brand/hero", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and Rendition.objects.filter(spec__startswith="d:").count() == 0
+    assert made == 1
+    auto = client.get("/d/brand/hero")
+    assert auto["Cache-Control"] == "public, max-age=3600"
+    _set(photo, public_until=timezone.now() + timedelta(seconds=90))
+    soon = client.get("/d/brand/hero")["Cache-Control"]
+    assert soon.startswith("public, max-age=") and int(soon.rsplit("=", 1)[1]) <= 90
+    whole = b"".join(client.get("/d/brand/hero").streaming_content)
+    part = client.get("/d/brand/hero", HTTP_RANGE="bytes=10-19")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 10-19/{len(whole)}"
+    assert b"".join(part.streaming_content) == whole[10:20]
+    tail = client.get("/d/brand/hero", HTTP_RANGE="bytes=-5")
+    assert b"".join(tail.streaming_content) == whole[-5:]
+    assert client.get("/d/brand/hero", HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
