@@ -44,6 +44,10 @@ class Preferences(models.Model):
         help_text="Only admins download the originals of restricted assets.",
     )
     trash_retention_days = models.PositiveIntegerField(default=30)
+    # Usage notifications: admins are emailed once when storage passes this many bytes
+    # (empty: never); storage_alert_sent_at remembers it until storage drops below.
+    storage_alert_bytes = models.BigIntegerField(null=True, blank=True)
+    storage_alert_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -84,3 +88,65 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+class UsageDaily(models.Model):
+    """Counters of use per day, bumped as things happen (one UPSERT each): asset views,
+    downloads, deliveries (with bytes served), collection views, searches (by their
+    text; empty ones apart) and uploads (by user). Reports read these, never raw rows."""
+
+    class Kind(models.TextChoices):
+        ASSET_VIEW = "asset_view", "Asset views"
+        DOWNLOAD = "download", "Downloads"
+        DELIVERY = "delivery", "Deliveries"
+        RENDITION = "rendition", "Renditions made"
+        COLLECTION_VIEW = "collection_view", "Collection views"
+        SEARCH = "search", "Searches"
+        SEARCH_EMPTY = "search_empty", "Searches with no results"
+        UPLOAD = "upload", "Uploads"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    object_id = models.BigIntegerField(default=0)  # the asset or collection; 0: none
+    user_id = models.BigIntegerField(default=0)  # uploads by user; 0: not per user
+    key = models.CharField(max_length=200, blank=True, default="")  # a search's text
+    count = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "kind", "object_id", "user_id", "key"], name="usage_daily_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "day"], name="usage_kind_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.object_id} {self.count}"
+
+
+class LibrarySnapshot(models.Model):
+    """The library's totals, taken by beat (the latest of each day is kept): what the
+    dashboard shows without counting a million rows per visit."""
+
+    day = models.DateField(unique=True)
+    taken_at = models.DateTimeField()
+    assets_by_type = models.JSONField(default=dict)
+    asset_count = models.BigIntegerField(default=0)
+    original_bytes = models.BigIntegerField(default=0)  # current versions' files
+    version_bytes = models.BigIntegerField(default=0)  # older versions' kept files
+    rendition_bytes = models.BigIntegerField(default=0)
+    rendition_count = models.BigIntegerField(default=0)
+    users_by_status = models.JSONField(default=dict)
+    seats_used = models.IntegerField(default=0)
+    seat_limit = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.asset_count} assets"
+
+    @property
+    def storage_bytes(self) -> int:
+        return self.original_bytes + self.version_bytes + self.rendition_bytes

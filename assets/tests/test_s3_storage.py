@@ -225,7 +225,7 @@ def test_delivery_on_s3_redirects_to_a_short_lived_presigned_url(s3, client):
     folder = make_folder("/S3", actor=admin)
     asset = make_asset_on_s3(admin, folder)
     response = client.get(f"/d/{asset.public_id}")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Cache-Control"] == "no-store"
     from urllib.parse import parse_qs, urlsplit
 
     query = parse_qs(urlsplit(response["Location"]).query)
