@@ -125,6 +125,11 @@ def is_admin_role(user) -> bool:
     return _active(user) and user.role in ADMIN_ROLES
 
 
+def can_see_activity(user) -> bool:
+    """The activity report (every audited action): admin roles and reports, not billing."""
+    return _active(user) and (user.role in ADMIN_ROLES or user.role == Role.REPORTS)
+
+
 def can_use_library(user) -> bool:
     return _active(user) and user.role in LIBRARY_ROLES
 

@@ -106,3 +106,4 @@ api.add_router("", "assets.collection_api.router")
 api.add_router("", "moderation.api.router")
 api.add_router("", "assets.search_api.router")
 api.add_router("", "assets.automation_api.router")  # automation rules
+api.add_router("", "dam.activity_api.router")  # the activity log

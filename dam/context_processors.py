@@ -27,6 +27,8 @@ def navigation(request):
         items.append(("moderation", "Moderation", reverse("moderation")))
     if policy.can_see_reports(user):
         items.append(("reports", "Reports", reverse("reports")))
+    if policy.can_see_activity(user):
+        items.append(("activity", "Activity", reverse("activity")))
     if policy.can_manage_users(user):
         items.append(("settings", "Settings", reverse("settings")))
     elif policy.is_admin_role(user):  # other admin roles: Settings → Upload presets only

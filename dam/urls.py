@@ -26,6 +26,7 @@ urlpatterns = [
         name="search_saved_delete",
     ),
     path("reports/", views.reports, name="reports"),
+    path("", include("dam.activity_urls")),
     path("settings/", account_views.settings_users, name="settings"),
     path("api/v1/", api.urls),
     path("d/<path:rest>", delivery_views.deliver, name="deliver"),
