@@ -161,6 +161,12 @@ def can_see_reports(user) -> bool:
     return _active(user) and user.role in REPORT_ROLES
 
 
+def can_see_analytics(user) -> bool:
+    """What is viewed, downloaded and searched: whoever sees the activity report (billing
+    sees the usage figures only)."""
+    return can_see_activity(user)
+
+
 def can_moderate_somewhere(user) -> bool:
     return is_admin_role(user) or (
         can_use_library(user) and user.role == Role.MEDIA_LIBRARY_USER and user.can_moderate_assets

@@ -137,6 +137,9 @@ def _sharing(request, collection_id) -> tuple:
 @require_GET
 def collection_detail(request, collection_id: int):
     user, collection = _collection(request, collection_id)
+    from dam import usage
+
+    usage.bump(usage.Kind.COLLECTION_VIEW, object_id=collection.pk)
     return render(
         request, "assets/collection_detail.html", _detail_context(request, user, collection)
     )
@@ -439,6 +442,9 @@ def public_collection(request, token: str):
         "page": page,
         "assets": page.object_list,
     }
+    from dam import usage
+
+    usage.bump(usage.Kind.COLLECTION_VIEW, object_id=link.collection_id)
     return _no_index(render(request, "assets/public_collection.html", context))
 
 

@@ -200,6 +200,9 @@ def rendition_for(version: AssetVersion, asset, t: Transformation, fmt: str) -> 
         if default_storage.exists(name):  # left by a render whose row was rolled back
             default_storage.delete(name)
         stored = default_storage.save(name, ContentFile(data))
+        from dam import usage
+
+        usage.bump(usage.Kind.RENDITION, object_id=version.asset_id)  # with the row
         return Rendition.objects.create(
             version=version,
             spec=spec,
@@ -228,12 +231,25 @@ def _not_modified(etag: str, cache: str) -> HttpResponseNotModified:
     return response
 
 
-def _serve(request, name: str, content_type: str, etag: str, cache: str, attachment: str = ""):
+def _serve(
+    request,
+    name: str,
+    content_type: str,
+    etag: str,
+    cache: str,
+    attachment: str = "",
+    *,
+    size: int = 0,
+    asset_id: int = 0,
+):
     """The bytes of a stored file, after the caller's checks: a 304 for a fresh ETag; in
     production the web server (X-Accel-Redirect) or S3 (a short-lived presigned URL) sends
     the bytes, else the app streams them (one byte range when asked: video seeking)."""
     if _fresh(request, etag):
         return _not_modified(etag, cache)
+    from dam import usage
+
+    sent = size
     if settings.DAM_DELIVERY_ACCEL_PREFIX:
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = settings.DAM_DELIVERY_ACCEL_PREFIX.rstrip("/") + "/" + name
@@ -248,6 +264,7 @@ def _serve(request, name: str, content_type: str, etag: str, cache: str, attachm
         # The redirect outlives nothing: the URL it names lasts PRESIGNED_SECONDS.
         response["Cache-Control"] = "no-store"
         response["X-Content-Type-Options"] = "nosniff"
+        usage.bump(usage.Kind.DELIVERY, object_id=asset_id, size=sent)
         return response
     else:
         try:
@@ -261,6 +278,12 @@ def _serve(request, name: str, content_type: str, etag: str, cache: str, attachm
             blob, content_type=content_type
         )
         response["Accept-Ranges"] = "bytes"
+        if response.status_code == 206:
+            sent = int(response["Content-Length"])
+        elif response.status_code != 200:
+            sent = 0
+    if response.status_code in (200, 206):
+        usage.bump(usage.Kind.DELIVERY, object_id=asset_id, size=sent)
     response["ETag"] = etag
     response["Cache-Control"] = cache
     response["X-Content-Type-Options"] = "nosniff"
@@ -327,6 +350,8 @@ def delivery_response(request, asset, t: Transformation, fmt: str | None, cache:
             f'"{version.sha256[:32]}"',
             cache,
             attachment=version.original_filename if risky else "",
+            size=version.bytes,
+            asset_id=asset.pk,
         )
     spec = spec_of(t, fmt)
     etag = f'"{version.sha256[:16]}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}"'
@@ -334,7 +359,15 @@ def delivery_response(request, asset, t: Transformation, fmt: str | None, cache:
         response = _not_modified(etag, cache)
     else:
         rendition = rendition_for(version, asset, t, fmt)
-        response = _serve(request, rendition.file_name, MIME[rendition.format], etag, cache)
+        response = _serve(
+            request,
+            rendition.file_name,
+            MIME[rendition.format],
+            etag,
+            cache,
+            size=rendition.bytes,
+            asset_id=asset.pk,
+        )
     if t.format == "auto":
         response["Vary"] = "Accept"
     return response

@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404
 from django.utils.http import http_date
 
 from assets.models import Asset, Rendition
+from dam import usage
 from dam.storage import open_blob
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def original_response(asset: Asset) -> FileResponse:
     version = asset.current_version
     if version is None:
         raise Http404("No such file.")
+    usage.bump(usage.Kind.DOWNLOAD, object_id=asset.pk, size=version.bytes)
     response = FileResponse(
         _open(version.blob_name, "original"),
         as_attachment=True,
@@ -46,6 +48,7 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
 # -- versions (issue 4: presets & versions) -------------------------------------------
 def version_original_response(version) -> FileResponse:
     """One version's original; the caller checked access and that the blob was kept."""
+    usage.bump(usage.Kind.DOWNLOAD, object_id=version.asset_id, size=version.bytes)
     response = FileResponse(
         _open(version.blob_name, "original"),
         as_attachment=True,

@@ -12,6 +12,7 @@ from accounts.policy import Level
 from assets import search
 from assets.schemas import AssetOut, asset_out
 from assets.search_query import QuerySyntaxError
+from dam import usage
 from dam.errors import ValidationFailed
 from dam.pagination import PageParams, paginate
 from dam.schemas import ObjectIn
@@ -102,6 +103,12 @@ def search_assets(
     )
     page["facets"] = search.found_facets(found)
     page["facets_sampled"] = found.sampled
+    usage.search_done(
+        q=params.q,
+        expression=params.expression,
+        matches=found.count,
+        first_page=not page.get("previous"),
+    )
     return page
 
 

@@ -15,6 +15,7 @@ from accounts import policy
 from assets import search
 from assets.models import AccessMode, AssetType, ModerationStatus
 from assets.search_query import QuerySyntaxError
+from dam import usage
 from metadata import selectors as metadata_selectors
 
 PAGE_SIZE = 48
@@ -223,6 +224,12 @@ def search_page(request):
             found = search.find(user, params, schema=schema)
             page = OpenPage(found.rows, get.get("page"), PAGE_SIZE)
             facets = search.found_facets(found, schema)
+            usage.search_done(
+                q=params.q,
+                expression=params.expression,
+                matches=found.count,
+                first_page=page.number == 1,
+            )
         except QuerySyntaxError as exc:
             context["syntax_error"] = exc
             status = 400

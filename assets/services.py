@@ -546,6 +546,10 @@ def asset_upload(
             # the stuck-processing sweep sends it again.
             transaction.on_commit(lambda: process_version.delay(version_id), robust=True)
             _release_after_commit(released)
+            if existing is None:  # counted with the upload (rolls back with it)
+                from dam import usage
+
+                usage.bump(usage.Kind.UPLOAD, user_id=actor.pk)
     except IntegrityError:
         raise Conflict(
             f"An asset with public ID “{public_id}” already exists.", field="public_id"
@@ -734,7 +738,7 @@ def _renditions_make(
         if default_storage.exists(name):
             default_storage.delete(name)
         stored = default_storage.save(name, ContentFile(data))
-        Rendition.objects.get_or_create(
+        _rendition, made = Rendition.objects.get_or_create(
             version=version,
             spec=spec,
             defaults={
@@ -745,6 +749,10 @@ def _renditions_make(
                 "bytes": len(data),
             },
         )
+        if made:
+            from dam import usage
+
+            usage.bump(usage.Kind.RENDITION, object_id=version.asset_id)
     if facts is not None:
         fields = {"facts": facts, "pages": found.pages, "duration": found.duration}
         AssetVersion.objects.filter(pk=version.pk).update(**fields)

@@ -222,6 +222,9 @@ def asset_detail(request, asset_id: int):
     )
     context = _detail_context(request, asset)
     context.update(_came_from_collection(request, user, asset))
+    from dam import usage
+
+    usage.bump(usage.Kind.ASSET_VIEW, object_id=asset.pk)
     return render(request, "assets/asset_detail.html", context)
 
 

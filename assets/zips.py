@@ -93,6 +93,9 @@ def zip_response(user, assets: list[Asset], filename: str = "assets.zip") -> Str
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
+    from dam import usage
+
+    usage.bump_many(usage.Kind.DOWNLOAD, {a.pk: (1, a.bytes) for a in assets})
     response = StreamingHttpResponse(zip_chunks(assets), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"

@@ -11,6 +11,11 @@ app.autodiscover_tasks(related_name="tasks_uploads")
 
 # Periodic work run by `celery beat` (exactly one beat process per deployment).
 app.conf.beat_schedule = {
+    # The reports' library totals and the storage alert.
+    "take-library-snapshot": {
+        "task": "dam.tasks.take_library_snapshot",
+        "schedule": 900.0,
+    },
     "requeue-stuck-versions": {
         "task": "assets.tasks.requeue_stuck_versions",
         "schedule": 300.0,

@@ -148,7 +148,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "assets:library"
+LOGIN_REDIRECT_URL = "home"  # which sends each role to its start page
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 LANGUAGE_CODE = "en-us"

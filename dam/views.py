@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from accounts import policy
-from accounts.models import User
-from assets.models import Asset, AssetVersion, Rendition
 from dam.errors import error_response
 
 
@@ -38,21 +35,48 @@ def favicon(request):
 @login_required
 @require_GET
 def reports(request):
-    """Library totals; the full dashboard is built on the same figures."""
-    if not policy.can_see_reports(request.user):
+    """The usage dashboard (admin roles, reports, billing) over a chosen period, and the
+    analytics (admin roles and reports): all from snapshots and daily counters."""
+    from django.template.defaultfilters import filesizeformat
+
+    from dam import charts, reports
+    from dam.models import UsageDaily
+
+    user = request.user
+    if not policy.can_see_reports(user):
         raise Http404("No such page.")
-    by_type = dict(Asset.objects.values_list("type").annotate(n=Count("id")).order_by())
+    period, period_error = reports.period_from(request.GET)
+    snapshot = reports.latest_snapshot()
+    Kind = UsageDaily.Kind
+    size = lambda n: filesizeformat(n)  # noqa: E731
+    uploads = reports.daily_series(period, Kind.UPLOAD)
+    bandwidth = reports.daily_series(period, Kind.DELIVERY, "bytes")
     context = {
-        "by_type": by_type,
-        "asset_count": sum(by_type.values()),
-        "original_bytes": AssetVersion.objects.aggregate(s=Sum("bytes"))["s"] or 0,
-        "rendition_bytes": Rendition.objects.aggregate(s=Sum("bytes"))["s"] or 0,
-        "users_by_status": dict(
-            User.objects.values_list("status").annotate(n=Count("id")).order_by()
+        "period": period,
+        "period_error": period_error,
+        "periods": [(key, f"{days} days") for key, days in reports.PERIODS.items()],
+        "chosen": request.GET.get("period", "") if not period_error else "",
+        "snapshot": snapshot,
+        "totals": reports.totals(period),
+        "uploads_chart": charts.bars(uploads, title="Uploads per day"),
+        "bandwidth_chart": charts.bars(bandwidth, title="Bandwidth served per day", fmt=size),
+        "storage_chart": charts.line(
+            reports.storage_series(period), title="Storage used", fmt=size
         ),
+        "by_type": sorted(snapshot.assets_by_type.items(), key=lambda kv: -kv[1]),
+        "can_see_analytics": policy.can_see_analytics(user),
+        "can_open_assets": policy.can_use_library(user),
     }
-    context["user_count"] = sum(context["users_by_status"].values())
-    return render(request, "dam/reports.html", context)
+    if context["can_see_analytics"]:
+        context.update(
+            most_viewed=reports.top_assets(period, Kind.ASSET_VIEW),
+            most_downloaded=reports.top_assets(period, Kind.DOWNLOAD),
+            top_collections=reports.top_collections(period),
+            top_searches=reports.top_searches(period),
+            empty_searches=reports.top_searches(period, empty=True),
+            uploaders=reports.uploads_by_user(period),
+        )
+    return render(request, "dam/reports.html", context, status=422 if period_error else 200)
 
 
 def _wants_json(request) -> bool:

@@ -23,7 +23,8 @@ def test_asset_page_queries_do_not_grow_with_comments(
     for i in range(comments):
         Comment.objects.create(asset=asset, author=UserFactory(), body=f"note {i}")
     client.force_login(admin)
-    response = _page_queries(client, asset, django_assert_max_num_queries, 16)
+    # 17: the page, and one upsert of its view counter (reports)
+    response = _page_queries(client, asset, django_assert_max_num_queries, 17)
     assert response.text.count("note ") >= comments
 
 

@@ -332,7 +332,7 @@ def test_reports_roles_get_404_on_the_library_and_200_on_reports(client, tree, r
     assert client.get("/collections/").status_code == 404
     response = client.get("/reports/")
     assert response.status_code == 200
-    assert response.context["asset_count"] == 2
+    assert response.context["snapshot"].asset_count == 2
 
 
 def test_media_library_user_gets_404_on_settings_and_reports(client, tree, viewer):
