@@ -200,6 +200,7 @@ def _preferences_out() -> dict:
         "automatic_backup": prefs.automatic_backup,
         "keep_metadata_on_new_version": prefs.keep_metadata_on_new_version,
         "block_restricted_downloads": prefs.block_restricted_downloads,
+        "storage_alert_bytes": prefs.storage_alert_bytes,
         "trash_retention_days": prefs.trash_retention_days,
     }
 
@@ -214,7 +215,7 @@ def preferences_read(request):
 @router.patch("/preferences", response=PreferencesOut, tags=["preferences"], summary="Change")
 def preferences_change(request, payload: PreferencesPatch):
     changes = payload.model_dump(exclude_unset=True)
-    nullable = ("seat_limit",)
+    nullable = ("seat_limit", "storage_alert_bytes")
     for field in [f for f in PreferencesPatch.model_fields if f not in nullable]:
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"{field} cannot be null.", field=field)

@@ -118,6 +118,19 @@ class ApiTokenForm(forms.Form):
     )
 
 
+class GigabytesField(forms.DecimalField):
+    """Bytes in the model, gigabytes in the form (decimals allowed)."""
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return f"{value / 1024**3:g}"
+        return value
+
+    def clean(self, value):
+        gigabytes = super().clean(value)
+        return None if gigabytes is None else int(gigabytes * 1024**3)
+
+
 class PreferencesForm(forms.Form):
     seat_limit = forms.IntegerField(
         label="Seat limit",
@@ -136,6 +149,14 @@ class PreferencesForm(forms.Form):
     )
     keep_metadata_on_new_version = forms.BooleanField(
         label="Keep metadata when a new version is uploaded", required=False
+    )
+    storage_alert_bytes = GigabytesField(
+        label="Storage alert (GB)",
+        required=False,
+        min_value=0.001,
+        max_value=10**9,
+        decimal_places=3,
+        help_text="Email the admins once when storage used passes this. Empty: no alert.",
     )
     block_restricted_downloads = forms.BooleanField(
         label="Block downloads of restricted assets (admins still download them)",

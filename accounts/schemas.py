@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from ninja import Schema
+from pydantic import StrictInt
 
 from dam.schemas import ObjectIn
 
@@ -117,6 +118,7 @@ class PreferencesOut(Schema):
     automatic_backup: bool
     keep_metadata_on_new_version: bool
     block_restricted_downloads: bool
+    storage_alert_bytes: int | None
     trash_retention_days: int
 
 
@@ -125,6 +127,7 @@ class PreferencesPatch(ObjectIn):
     automatic_backup: bool | None = None
     keep_metadata_on_new_version: bool | None = None
     block_restricted_downloads: bool | None = None
+    storage_alert_bytes: StrictInt | None = None
     trash_retention_days: int | None = None
 
 

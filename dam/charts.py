@@ -50,16 +50,19 @@ def _day_labels(days: Sequence[date], x_of: Callable[[int], float]) -> list:
     return [(x_of(i), days[i].strftime("%d %b"), anchor) for i, anchor in picks.items()]
 
 
-def bars(
-    series: Sequence[tuple[date, int]],
-    *,
-    title: str,
-    fmt: Callable[[int], str] = lambda n: f"{n:,}",
-) -> SafeString:
-    """One bar a day."""
+Series = Sequence[tuple[date, int]]
+Format = Callable[[int], str]
+
+
+def _plot(series: Series) -> tuple[list[int], int, float, float]:
+    """(values, the peak the scale reaches, plot width, plot height)."""
     values = [v for _, v in series]
-    peak = max(values, default=0) or 1
-    plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+    return values, max(values, default=0) or 1, WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+
+
+def bars(series: Series, *, title: str, fmt: Format = lambda n: f"{n:,}") -> SafeString:
+    """One bar a day."""
+    values, peak, plot_w, plot_h = _plot(series)
     step = plot_w / max(len(series), 1)
     gap = min(2.0, step * 0.2)
     parts = []
@@ -80,16 +83,9 @@ def bars(
     return _frame(title, summary, "".join(parts), fmt(peak if any(values) else 0), labels)
 
 
-def line(
-    series: Sequence[tuple[date, int]],
-    *,
-    title: str,
-    fmt: Callable[[int], str] = lambda n: f"{n:,}",
-) -> SafeString:
+def line(series: Series, *, title: str, fmt: Format = lambda n: f"{n:,}") -> SafeString:
     """A line through the days that have a value (snapshots may skip days)."""
-    values = [v for _, v in series]
-    peak = max(values, default=0) or 1
-    plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
+    values, peak, plot_w, plot_h = _plot(series)
     n = len(series)
     x_of = (lambda i: LEFT + plot_w / 2) if n <= 1 else (lambda i: LEFT + plot_w * i / (n - 1))
     points = [(x_of(i), TOP + plot_h - plot_h * v / peak) for i, v in enumerate(values)]

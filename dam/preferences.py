@@ -14,6 +14,7 @@ EDITABLE = (
     "automatic_backup",
     "keep_metadata_on_new_version",
     "block_restricted_downloads",
+    "storage_alert_bytes",
     "trash_retention_days",
 )
 MAX_RETENTION_DAYS = 3650
@@ -36,6 +37,11 @@ def preferences_update(*, actor, changes: dict) -> Preferences:
     seat_limit = changes.get("seat_limit")
     if seat_limit is not None and not 1 <= seat_limit <= 1_000_000:
         raise ValidationFailed("The seat limit is between 1 and 1,000,000.", field="seat_limit")
+    alert = changes.get("storage_alert_bytes")
+    if alert is not None and (isinstance(alert, bool) or not 1 <= alert <= 2**62):
+        raise ValidationFailed(
+            "The storage alert is a positive number of bytes.", field="storage_alert_bytes"
+        )
     days = changes.get("trash_retention_days", 30)
     if days is None or not 1 <= days <= MAX_RETENTION_DAYS:
         raise ValidationFailed(
@@ -50,6 +56,11 @@ def preferences_update(*, actor, changes: dict) -> Preferences:
         before = {f: getattr(prefs, f) for f in changes}
         for field, value in changes.items():
             setattr(prefs, field, value)
+        if (
+            "storage_alert_bytes" in changes
+            and before["storage_alert_bytes"] != prefs.storage_alert_bytes
+        ):
+            prefs.storage_alert_sent_at = None  # a new threshold: the next snapshot judges
         prefs.save()
         audit_record(
             actor=actor,

@@ -245,3 +245,20 @@ def test_dashboard_queries_do_not_grow(client, library, django_assert_max_num_qu
         usage.bump(Kind.UPLOAD, user_id=UserFactory().pk)
     with django_assert_max_num_queries(20):
         assert client.get("/reports/?period=365d").status_code == 200
+
+
+def test_the_storage_alert_threshold_is_a_preference(client, library):
+    client.force_login(library["admin"])  # a master admin
+    url = f"{API}/preferences"
+    done = client.patch(url, {"storage_alert_bytes": 5 * 1024**3}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["storage_alert_bytes"] == 5 * 1024**3
+    for bad in (0, -1, True, "lots"):
+        refused = client.patch(url, {"storage_alert_bytes": bad}, content_type="application/json")
+        assert refused.status_code == 422, bad
+    cleared = client.patch(url, {"storage_alert_bytes": None}, content_type="application/json")
+    assert cleared.json()["storage_alert_bytes"] is None
+    form = {"trash_retention_days": 30, "storage_alert_bytes": "1.5"}
+    assert client.post("/accounts/preferences/", form).status_code == 302
+    assert Preferences.objects.get(pk=1).storage_alert_bytes == int(1.5 * 1024**3)
+    page = client.get("/settings/").content.decode()
+    assert 'value="1.5"' in page and "Storage alert (GB)" in page

@@ -51,6 +51,7 @@ def load() -> dict[str, Benchmark]:
         metadata,
         moderation,
         renditions,
+        reports,
         search,
     )
 
