@@ -451,7 +451,6 @@ def versions_restore(request, asset_id: int, version: int):
 
 # -- delivery (issue 9) -------------------------------------------------------------------
 from assets import delivery_selectors, delivery_services  # noqa: E402
-from assets.models import DeliveryPreset  # noqa: E402
 from assets.schemas import (  # noqa: E402
     DeliveryPresetIn,
     DeliveryPresetOut,
@@ -489,15 +488,6 @@ def _preset_out(preset) -> dict:
     }
 
 
-def _delivery_preset_or_404(name: str) -> DeliveryPreset:
-    from django.http import Http404
-
-    preset = DeliveryPreset.objects.filter(name=name[:50]).first()
-    if preset is None:
-        raise Http404("No such preset.")
-    return preset
-
-
 @router.get(
     "/delivery-presets", response=list[DeliveryPresetOut], tags=["delivery"], summary="Presets"
 )
@@ -523,7 +513,7 @@ def delivery_preset_create(request, payload: DeliveryPresetIn):
 def delivery_preset_update(request, name: str, payload: DeliveryPresetPatch):
     preset = delivery_services.preset_update(
         actor=request.auth,
-        preset=_delivery_preset_or_404(name),
+        preset=delivery_selectors.preset_or_404(name),
         transformation=payload.transformation,
     )
     return _preset_out(preset)
@@ -533,5 +523,7 @@ def delivery_preset_update(request, name: str, payload: DeliveryPresetPatch):
     "/delivery-presets/{name}", response={204: None}, tags=["delivery"], summary="Delete"
 )
 def delivery_preset_delete(request, name: str):
-    delivery_services.preset_delete(actor=request.auth, preset=_delivery_preset_or_404(name))
+    delivery_services.preset_delete(
+        actor=request.auth, preset=delivery_selectors.preset_or_404(name)
+    )
     return Status(204, None)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import policy
 from accounts.policy import Level
 from assets import delivery, delivery_selectors, delivery_services, services
-from assets.models import AccessMode, DeliveryPreset
+from assets.models import AccessMode
 
 EXPIRY_CHOICES = (
     (3600, "1 hour"),
@@ -169,18 +169,11 @@ def delivery_presets(request):
     return redirect("assets:delivery_presets")
 
 
-def _preset_or_404(name: str) -> DeliveryPreset:
-    preset = DeliveryPreset.objects.filter(name=name).first()
-    if preset is None:
-        raise Http404("No such preset.")
-    return preset
-
-
 @login_required
 @require_POST
 def delivery_preset_edit(request, name: str):
     user = _admin(request)
-    preset = _preset_or_404(name)
+    preset = delivery_selectors.preset_or_404(name)
     try:
         delivery_services.preset_update(
             actor=user, preset=preset, transformation=request.POST.get("transformation")
@@ -195,7 +188,7 @@ def delivery_preset_edit(request, name: str):
 @require_POST
 def delivery_preset_delete(request, name: str):
     user = _admin(request)
-    preset = _preset_or_404(name)
+    preset = delivery_selectors.preset_or_404(name)
     delivery_services.preset_delete(actor=user, preset=preset)
     messages.success(request, f"Preset t_{name} deleted.")
     return redirect("assets:delivery_presets")

@@ -19,3 +19,12 @@ def asset_by_public_id(public_id: str) -> Asset | None:
     if not public_id or len(public_id) > 255 or "\x00" in public_id:
         return None
     return Asset.objects.filter(public_id=public_id).first()
+
+
+def preset_or_404(name: str) -> DeliveryPreset:
+    from django.http import Http404
+
+    preset = DeliveryPreset.objects.filter(name=str(name)[:50]).first()
+    if preset is None:
+        raise Http404("No such preset.")
+    return preset
