@@ -115,14 +115,59 @@ class UsageDaily(models.Model):
 
     class Meta:
         constraints = [
+            # Led by the kind and the object (not the day), so the reports can look up a
+            # few objects' totals over a year (dam.reports.analytics) by index.
             models.UniqueConstraint(
-                fields=["day", "kind", "object_id", "user_id", "key"], name="usage_daily_unique"
+                fields=["kind", "object_id", "user_id", "key", "day"], name="usage_daily_key"
             )
         ]
         indexes = [models.Index(fields=["kind", "day"], name="usage_kind_day")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind} {self.object_id} {self.count}"
+
+
+class UsageDayTotal(models.Model):
+    """A settled day's total of each kind of counter (dam.reports): the charts and totals
+    of a long period read a row per day and kind, not the day's per-object counters.
+    Written once a day can no longer be counted into (every kind, zeros included)."""
+
+    day = models.DateField()
+    kind = models.CharField(max_length=24, choices=UsageDaily.Kind.choices)
+    count = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "kind"], name="usage_day_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind} {self.count}"
+
+
+class UsageTop(models.Model):
+    """The top of one kind's counters summed over settled days [start, end]: the largest
+    dam.reports.TOP_KEPT totals by object, user or search text, as [[key, total], ...].
+    `floor` bounds every total left out (0 and `complete` when none was). The analytics
+    of a long period start from this and add the recent, unsettled days."""
+
+    kind = models.CharField(max_length=24, choices=UsageDaily.Kind.choices)
+    start = models.DateField()
+    end = models.DateField()
+    rows = models.JSONField(default=list)
+    floor = models.BigIntegerField(default=0)
+    complete = models.BooleanField(default=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "start", "end"], name="usage_top_unique")
+        ]
+        indexes = [models.Index(fields=["computed_at"], name="usage_top_computed")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.start}..{self.end}"
 
 
 class LibrarySnapshot(models.Model):

@@ -2,9 +2,10 @@
 (daily counters), analytics (most viewed and downloaded assets, collection views,
 searches, uploads by user) and the storage alert.
 
-Everything a report page shows comes from LibrarySnapshot (one row a day) and UsageDaily
-(a row per day, kind and object), so the dashboard reads at most a few thousand rows
-whatever the library's size or the number of events."""
+Everything a report page shows comes from LibrarySnapshot (one row a day), the rollups of
+settled days (UsageDayTotal: a row per day and kind; UsageTop: a period's top totals)
+and the recent days' UsageDaily counters, so the dashboard reads a few thousand rows
+whatever the library's size, the number of events or the length of the period."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Collate
 from django.utils import timezone
 
-from dam.models import LibrarySnapshot, UsageDaily
+from dam.models import LibrarySnapshot, UsageDaily, UsageDayTotal, UsageTop
 
 log = logging.getLogger(__name__)
 Kind = UsageDaily.Kind
@@ -163,24 +165,94 @@ def _named(name: str, today: date) -> Period:
 
 
 # -- usage over a period -------------------------------------------------------------------
-def _usage(period: Period):
-    return UsageDaily.objects.filter(day__gte=period.start, day__lte=period.end)
+# A day's counters are settled once nothing can be counted into it any more: from 1 a.m.
+# the next day (a request that began before midnight has finished by then). Settled days
+# are read from rollups (UsageDayTotal, UsageTop: made by beat, or by the first page that
+# needs them); the recent, unsettled days (today, and yesterday until 1 a.m.) live.
+SETTLE_DELAY = timedelta(hours=1)
+TOP_KEPT = 100  # totals kept per rollup of a top list
+TOP_BY = {  # what each analytics list ranks
+    Kind.ASSET_VIEW: "object_id",
+    Kind.DOWNLOAD: "object_id",
+    Kind.COLLECTION_VIEW: "object_id",
+    Kind.SEARCH: "key",
+    Kind.SEARCH_EMPTY: "key",
+    Kind.UPLOAD: "user_id",
+}
 
 
-def daily_series(period: Period, kind: str, field: str = "count") -> list[tuple[date, int]]:
-    """[(day, total)] for every day of the period (zeros included)."""
-    rows = dict(
-        _usage(period).filter(kind=kind).values_list("day").annotate(n=Sum(field)).order_by()
+def settled_end(now=None) -> date:
+    """The last settled day."""
+    return timezone.localdate((now or timezone.now()) - SETTLE_DELAY) - timedelta(days=1)
+
+
+def _split(period: Period) -> tuple[Period | None, Period | None]:
+    """The period's settled days (read from rollups) and its recent days (read live)."""
+    last = settled_end()
+    settled = Period(period.start, min(period.end, last), "") if period.start <= last else None
+    first_recent = max(period.start, last + timedelta(days=1))
+    recent = Period(first_recent, period.end, "") if first_recent <= period.end else None
+    return settled, recent
+
+
+def _usage(period: Period, kinds=None):
+    # The kinds lead the (kind, day) index: every kind unless told.
+    return UsageDaily.objects.filter(
+        kind__in=list(kinds or Kind.values), day__gte=period.start, day__lte=period.end
     )
-    return [(day, int(rows.get(day, 0) or 0)) for day in period.days]
 
 
-def totals(period: Period) -> dict[str, dict[str, int]]:
-    """{kind: {"count": n, "bytes": b}} over the period."""
-    rows = _usage(period).values("kind").annotate(n=Sum("count"), b=Sum("bytes")).order_by()
+def day_totals(period: Period) -> dict[tuple[date, str], tuple[int, int]]:
+    """{(day, kind): (count, bytes)} for the days of the period that counted anything."""
+    settled, recent = _split(period)
+    rows = _settled_day_totals(settled) if settled is not None else []
+    if recent is not None:
+        rows += _usage(recent).values_list("day", "kind").annotate(n=Sum("count"), b=Sum("bytes"))
+    return {(day, kind): (int(n or 0), int(b or 0)) for day, kind, n, b in rows if n or b}
+
+
+def _settled_day_totals(settled: Period) -> list[tuple]:
+    """The settled days' totals, rolling up the days not rolled up yet."""
+    rows = list(
+        UsageDayTotal.objects.filter(day__gte=settled.start, day__lte=settled.end).values_list(
+            "day", "kind", "count", "bytes"
+        )
+    )
+    have = {row[0] for row in rows}
+    missing = [day for day in settled.days if day not in have]
+    return rows + _fill_day_totals(missing) if missing else rows
+
+
+def _fill_day_totals(days: list[date]) -> list[tuple]:
+    """Roll up settled days: a row for every kind, zeros too, so a day is done once."""
+    counted = {
+        (day, kind): (n, b)
+        for day, kind, n, b in UsageDaily.objects.filter(kind__in=Kind.values, day__in=days)
+        .values_list("day", "kind")
+        .annotate(n=Sum("count"), b=Sum("bytes"))
+        .order_by()
+    }
+    rows = [(day, kind, *counted.get((day, kind), (0, 0))) for day in days for kind in Kind.values]
+    UsageDayTotal.objects.bulk_create(
+        [UsageDayTotal(day=d, kind=k, count=n, bytes=b) for d, k, n, b in rows],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return rows
+
+
+def daily_series(totals_by_day: dict, period: Period, kind: str, field: str = "count"):
+    """[(day, total)] for every day of the period (zeros included)."""
+    at = 0 if field == "count" else 1
+    return [(day, totals_by_day.get((day, kind), (0, 0))[at]) for day in period.days]
+
+
+def totals(totals_by_day: dict) -> dict[str, dict[str, int]]:
+    """{kind: {"count": n, "bytes": b}} over the period of `day_totals`."""
     out = {k: {"count": 0, "bytes": 0} for k in Kind.values}
-    for row in rows:
-        out[row["kind"]] = {"count": int(row["n"] or 0), "bytes": int(row["b"] or 0)}
+    for (_day, kind), (n, b) in totals_by_day.items():
+        out[kind]["count"] += n
+        out[kind]["bytes"] += b
     return out
 
 
@@ -196,48 +268,180 @@ def storage_series(period: Period) -> list[tuple[date, int]]:
 
 
 # -- analytics -------------------------------------------------------------------------------
-def _top(period: Period, kind: str, by: str, limit: int = TOP) -> list[tuple]:
-    return list(
-        _usage(period)
-        .filter(kind=kind)
+def top_totals(period: Period, kinds=tuple(TOP_BY), limit: int = TOP) -> dict[str, list]:
+    """{kind: [(key, total), ...]}: the `limit` largest totals of each kind over the
+    period, largest first (ties by key), exactly as if every daily counter were summed.
+
+    The settled days' top TOP_KEPT (UsageTop) plus the recent days' counters give each
+    kept key's exact total. A key only counted recently may also have settled counts
+    (at most the rollup's floor): those that could then reach the list are summed
+    exactly by index. Every other key totals at most the floor and ranks after the kept
+    keys of that total; only a list that needs more than the rollup kept, or that ends
+    on the floor with a key the rollup did not keep, sums the period whole."""
+    settled, recent = _split(period)
+    live: dict[str, dict] = {kind: {} for kind in kinds}
+    if recent is not None:
+        for kind, obj, user, key, n in (
+            _usage(recent, kinds)
+            .values_list("kind", "object_id", "user_id", "key")
+            .annotate(n=Sum("count"))
+            .order_by()
+        ):
+            by = TOP_BY[kind]
+            live[kind][obj if by == "object_id" else user if by == "user_id" else key] = int(n)
+    rollups = _rollups(settled, kinds) if settled is not None else {}
+    out = {}
+    for kind in kinds:
+        out[kind] = _merged_top(kind, settled, rollups.get(kind), live[kind], period, limit)
+    return out
+
+
+def _ranked(totals: dict, limit: int) -> list[tuple]:
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def _merged_top(kind, settled, rollup, live: dict, period: Period, limit: int) -> list[tuple]:
+    if rollup is None:  # nothing settled in the period
+        return _ranked(live, limit)
+    kept = dict(rollup.rows)
+    merged = {key: n + live.get(key, 0) for key, n in kept.items()}
+    recent_only = {key: n for key, n in live.items() if key not in kept}
+    if rollup.complete:
+        return _ranked(merged | recent_only, limit)
+    ranked = _ranked(merged, limit)
+    if len(ranked) < limit:  # a longer list than the rollup keeps
+        return _summed_top(period, kind, limit)
+    bar = ranked[-1][1]
+    doubtful = [key for key, n in recent_only.items() if n + rollup.floor >= bar]
+    if doubtful:
+        earlier = _sums(kind, settled, doubtful)
+        merged.update({key: recent_only[key] + earlier.get(key, 0) for key in doubtful})
+        ranked = _ranked(merged, limit)
+    # Any other key totals at most the floor and, at the floor, sorts after the kept keys
+    # that total it: the list is exact unless it ends on the floor with another key.
+    last_key, last_n = ranked[-1]
+    if last_n == rollup.floor and kept.get(last_key) != last_n:
+        return _summed_top(period, kind, limit)
+    return ranked
+
+
+def _summed_top(period: Period, kind: str, limit: int) -> list[tuple]:
+    """Ranked in SQL as _ranked ranks in Python: ties by key, text in code point order."""
+    by = TOP_BY[kind]
+    order = Collate(by, "C") if by == "key" else by
+    rows = (
+        _usage(period, [kind])
         .values_list(by)
         .annotate(n=Sum("count"))
-        .order_by("-n", by)[:limit]
+        .order_by("-n", order)[:limit]
+    )
+    return [(key, int(n)) for key, n in rows]
+
+
+def _sums(kind: str, settled: Period, keys: list) -> dict:
+    """The settled totals of a few keys, by the (kind, object, user, key, day) index."""
+    by = TOP_BY[kind]
+    lead = {"object_id": 0, "user_id": 0} if by == "key" else {"object_id": 0}
+    lead = {} if by == "object_id" else lead
+    rows = (
+        _usage(settled, [kind])
+        .filter(**lead, **{f"{by}__in": keys})
+        .values_list(by)
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    return {key: int(n) for key, n in rows}
+
+
+def _rollups(settled: Period, kinds) -> dict[str, UsageTop]:
+    """The settled days' top lists, made now for the kinds that have none yet."""
+    found = {
+        r.kind: r
+        for r in UsageTop.objects.filter(kind__in=kinds, start=settled.start, end=settled.end)
+    }
+    made = [rollup_compute(kind, settled) for kind in kinds if kind not in found]
+    UsageTop.objects.bulk_create(made, ignore_conflicts=True)
+    return found | {r.kind: r for r in made}
+
+
+def rollup_compute(kind: str, settled: Period) -> UsageTop:
+    """Sum a kind's counters over settled days and keep the largest TOP_KEPT totals (not
+    saved)."""
+    rows = _summed_top(settled, kind, TOP_KEPT + 1)
+    complete = len(rows) <= TOP_KEPT
+    return UsageTop(
+        kind=kind,
+        start=settled.start,
+        end=settled.end,
+        rows=[list(r) for r in rows[:TOP_KEPT]],
+        floor=0 if complete else rows[TOP_KEPT][1],
+        complete=complete,
+        computed_at=timezone.now(),
     )
 
 
-def top_assets(period: Period, kind: str, limit: int = TOP) -> list[dict]:
+def rollups_refresh(now=None) -> int:
+    """Beat's part: roll up the settled days of every period the dashboard offers, so no
+    page view sums a year of counters; forget rollups no page asked for in a week.
+    Returns how many top lists were made."""
+    last = settled_end(now)
+    today = timezone.localdate(now)
+    longest = Period(today - timedelta(days=max(PERIODS.values()) - 1), last, "")
+    if longest.start <= last:
+        _settled_day_totals(longest)
+    made = 0
+    for days in PERIODS.values():
+        settled = Period(today - timedelta(days=days - 1), last, "")
+        if settled.start > last:
+            continue
+        have = set(
+            UsageTop.objects.filter(start=settled.start, end=last).values_list("kind", flat=True)
+        )
+        missing = [kind for kind in TOP_BY if kind not in have]
+        if missing:
+            _rollups(settled, missing)
+            made += len(missing)
+    week_ago = (now or timezone.now()) - timedelta(days=7)
+    UsageTop.objects.filter(computed_at__lt=week_ago).delete()
+    return made
+
+
+def top_assets(rows: list[tuple]) -> list[dict]:
     """The most viewed or downloaded assets: [{asset (or None when purged), id, n}]."""
     from assets.models import Asset
 
-    rows = _top(period, kind, "object_id", limit)
     assets = Asset.all_objects.only("display_name", "deleted_at").in_bulk([pk for pk, _ in rows])
     return [{"id": pk, "asset": assets.get(pk), "n": n} for pk, n in rows]
 
 
-def top_collections(period: Period, limit: int = TOP) -> list[dict]:
+def top_collections(rows: list[tuple]) -> list[dict]:
     from assets.models import Collection
 
-    rows = _top(period, Kind.COLLECTION_VIEW, "object_id", limit)
     found = Collection.objects.only("name").in_bulk([pk for pk, _ in rows])
     return [{"id": pk, "collection": found.get(pk), "n": n} for pk, n in rows]
 
 
-def top_searches(period: Period, *, empty: bool = False, limit: int = TOP) -> list[dict]:
-    kind = Kind.SEARCH_EMPTY if empty else Kind.SEARCH
-    rows = _top(period, kind, "key", limit)
+def top_searches(rows: list[tuple]) -> list[dict]:
     return [{"text": key, "n": n} for key, n in rows]
 
 
-def uploads_by_user(period: Period, limit: int = TOP) -> list[dict]:
+def uploads_by_user(rows: list[tuple]) -> list[dict]:
     from accounts.models import User
 
-    rows = _top(period, Kind.UPLOAD, "user_id", limit)
     users = User.objects.only("email", "first_name", "last_name", "status").in_bulk(
         [pk for pk, _ in rows]
     )
     return [{"id": pk, "user": users.get(pk), "n": n} for pk, n in rows]
 
 
-def has_usage(period: Period) -> bool:
-    return _usage(period).filter(~Q(count=0)).exists()
+def analytics(period: Period) -> dict[str, list[dict]]:
+    """The dashboard's analytics lists over the period."""
+    tops = top_totals(period)
+    return {
+        "most_viewed": top_assets(tops[Kind.ASSET_VIEW]),
+        "most_downloaded": top_assets(tops[Kind.DOWNLOAD]),
+        "top_collections": top_collections(tops[Kind.COLLECTION_VIEW]),
+        "top_searches": top_searches(tops[Kind.SEARCH]),
+        "empty_searches": top_searches(tops[Kind.SEARCH_EMPTY]),
+        "uploaders": uploads_by_user(tops[Kind.UPLOAD]),
+    }

@@ -49,15 +49,16 @@ def reports(request):
     snapshot = reports.latest_snapshot()
     Kind = UsageDaily.Kind
     size = lambda n: filesizeformat(n)  # noqa: E731
-    uploads = reports.daily_series(period, Kind.UPLOAD)
-    bandwidth = reports.daily_series(period, Kind.DELIVERY, "bytes")
+    by_day = reports.day_totals(period)
+    uploads = reports.daily_series(by_day, period, Kind.UPLOAD)
+    bandwidth = reports.daily_series(by_day, period, Kind.DELIVERY, "bytes")
     context = {
         "period": period,
         "period_error": period_error,
         "periods": [(key, f"{days} days") for key, days in reports.PERIODS.items()],
         "chosen": request.GET.get("period", "") if not period_error else "",
         "snapshot": snapshot,
-        "totals": reports.totals(period),
+        "totals": reports.totals(by_day),
         "uploads_chart": charts.bars(uploads, title="Uploads per day"),
         "bandwidth_chart": charts.bars(bandwidth, title="Bandwidth served per day", fmt=size),
         "storage_chart": charts.line(
@@ -68,14 +69,7 @@ def reports(request):
         "can_open_assets": policy.can_use_library(user),
     }
     if context["can_see_analytics"]:
-        context.update(
-            most_viewed=reports.top_assets(period, Kind.ASSET_VIEW),
-            most_downloaded=reports.top_assets(period, Kind.DOWNLOAD),
-            top_collections=reports.top_collections(period),
-            top_searches=reports.top_searches(period),
-            empty_searches=reports.top_searches(period, empty=True),
-            uploaders=reports.uploads_by_user(period),
-        )
+        context.update(reports.analytics(period))
     return render(request, "dam/reports.html", context, status=422 if period_error else 200)
 
 

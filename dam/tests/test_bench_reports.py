@@ -33,5 +33,8 @@ def test_bench_reports_times_the_dashboard_and_the_activity_report(throwaway):
     assert re.search(r"Data: 2,000 assets, 20,0\d\d audit events", text)
     rows = {m.group(1): float(m.group(2)) for m in ROW.finditer(text)}
     assert "dashboard, 365 days" in rows and "activity, one user" in rows
-    assert len(rows) == 9 and all(v > 0 for v in rows.values())
+    assert "dashboard, the same custom year again" in rows
+    assert len(rows) == 10 and all(v > 0 for v in rows.values())
     assert "| take the library snapshot (beat, every 15 minutes) |" in text
+    assert "| roll up the settled days of every offered period (beat, once a day) |" in text
+    assert "| dashboard, a custom year ending 35 days ago: first view (rolls it up) |" in text
