@@ -191,8 +191,8 @@ def assets_download(request, asset_id: int, version: int | None = None):
     policy.check_original_download(request.auth, asset)
     if version is not None:
         found = services.asset_version_downloadable(asset=asset, number=version)
-        return version_original_response(found)
-    return original_response(asset)
+        return version_original_response(found, actor=request.auth, via="api")
+    return original_response(asset, actor=request.auth, via="api")
 
 
 # -- edits, trash, comments, bulk (issue 4: trash & bulk) -------------------------------

@@ -8,7 +8,6 @@ from django.http import FileResponse, Http404
 from django.utils.http import http_date
 
 from assets.models import Asset, Rendition
-from dam import usage
 from dam.storage import open_blob
 
 log = logging.getLogger(__name__)
@@ -23,19 +22,12 @@ def _open(name: str, what: str):
         raise Http404("The file is missing from storage.") from None
 
 
-def original_response(asset: Asset) -> FileResponse:
+def original_response(asset: Asset, *, actor, via: str) -> FileResponse:
+    """The current original, audited as downloaded by `actor` (None: a public link)."""
     version = asset.current_version
     if version is None:
         raise Http404("No such file.")
-    usage.bump(usage.Kind.DOWNLOAD, object_id=asset.pk, size=version.bytes)
-    response = FileResponse(
-        _open(version.blob_name, "original"),
-        as_attachment=True,
-        filename=version.original_filename,
-        content_type=version.mime_type,
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return version_original_response(version, actor=actor, via=via)
 
 
 def rendition_response(asset: Asset, spec: str) -> FileResponse:
@@ -46,11 +38,16 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
 
 
 # -- versions (issue 4: presets & versions) -------------------------------------------
-def version_original_response(version) -> FileResponse:
+def version_original_response(version, *, actor, via: str) -> FileResponse:
     """One version's original; the caller checked access and that the blob was kept."""
-    usage.bump(usage.Kind.DOWNLOAD, object_id=version.asset_id, size=version.bytes)
+    from assets.services import downloads_record
+
+    blob = _open(version.blob_name, "original")
+    downloads_record(
+        actor=actor, served=[(version.asset_id, version.number, version.bytes)], via=via
+    )
     response = FileResponse(
-        _open(version.blob_name, "original"),
+        blob,
         as_attachment=True,
         filename=version.original_filename,
         content_type=version.mime_type,

@@ -2131,3 +2131,27 @@ def asset_version_downloadable(*, asset: Asset, number) -> AssetVersion:
     if version.blob_released_at is not None:
         raise Gone(f"The file of version {version.number} was not kept (automatic backup was off).")
     return version
+
+
+DOWNLOAD_VIA = ("page", "api", "zip", "public link")
+
+
+def downloads_record(*, actor, served: list[tuple[int, int, int]], via: str) -> None:
+    """Originals served, [(asset id, version number, bytes)]: each is audited
+    (asset.download, with the version, its bytes and how: page, API, zip or public link;
+    no actor for a public link) and counted in the usage reports. One insert each,
+    whatever the number of assets. Deliveries (/d/ URLs) are counted, not audited."""
+    from dam import usage
+    from dam.services import audit_record_many
+
+    if not served:
+        return
+    audit_record_many(
+        actor=actor,
+        verb="asset.download",
+        objects=[
+            (Asset, pk, {"version": number, "bytes": size, "via": via})
+            for pk, number, size in served
+        ],
+    )
+    usage.bump_many(usage.Kind.DOWNLOAD, {pk: (1, size) for pk, _number, size in served})

@@ -334,7 +334,7 @@ def rendition(request, asset_id: int, spec: str):
 def download(request, asset_id: int):
     asset = policy.get_asset_or_404(_library_user(request), asset_id, minimum=Level.COLLECTION)
     policy.check_original_download(request.user, asset)
-    return original_response(asset)
+    return original_response(asset, actor=request.user, via="page")
 
 
 # -- folder management ---------------------------------------------------------------
@@ -494,7 +494,7 @@ def version_download(request, asset_id: int, number: int):
     except services.Gone as exc:
         messages.error(request, exc.message)
         return redirect("assets:detail", asset_id=asset.pk)
-    return version_original_response(version)
+    return version_original_response(version, actor=request.user, via="page")
 
 
 @login_required

@@ -93,9 +93,10 @@ def zip_response(user, assets: list[Asset], filename: str = "assets.zip") -> Str
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
-    from dam import usage
+    from assets.services import downloads_record
 
-    usage.bump_many(usage.Kind.DOWNLOAD, {a.pk: (1, a.bytes) for a in assets})
+    served = [(a.pk, a.version, a.bytes) for a in assets]
+    downloads_record(actor=user, served=served, via="zip")
     response = StreamingHttpResponse(zip_chunks(assets), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"

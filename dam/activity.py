@@ -77,7 +77,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "collection.unshare": ("Stopped sharing collection", "shares"),
     "collection.publish": ("Published collection link", "shares"),
     "collection.unpublish": ("Revoked collection link", "shares"),
-    # downloads (originals served are counted in the usage reports; signing is audited)
+    # downloads (every original served by a page, the API, a zip or a public link; files
+    # served by delivery URLs are counted in the usage reports instead)
     "asset.delivery_url": ("Made a signed delivery URL", "downloads"),
     "asset.download": ("Downloaded", "downloads"),
     "collection.download": ("Downloaded collection", "downloads"),
@@ -493,6 +494,9 @@ _FIELD_LABELS = {
 }
 
 
+_DOWNLOAD_HOW = {"api": " through the API", "zip": " in a zip", "public link": " by public link"}
+
+
 def _sentence(event: AuditEvent, *, collection_name: str = "", in_history: bool = False) -> str:
     """The verb's sentence, with the detail that is easy to say from the event's data."""
     data = event.data if isinstance(event.data, dict) else {}
@@ -505,6 +509,9 @@ def _sentence(event: AuditEvent, *, collection_name: str = "", in_history: bool 
                 text = "Changed " + ", ".join(changed)
         elif verb in ("asset.new_version", "asset.version_restore") and data.get("version"):
             text = f"{text} (version {int(data['version'])})"
+        elif verb == "asset.download" and data.get("version"):
+            how = _DOWNLOAD_HOW.get(data.get("via"), "")
+            text = f"Downloaded version {int(data['version'])}{how}"
         elif verb == "asset.moderation.auto" and data.get("verdict"):
             text = f"Automatic moderation: {data['verdict']}"
         elif verb.startswith("asset.moderation.") and data.get("reason"):
@@ -561,7 +568,7 @@ def rows(
                 event=e,
                 at=e.at,
                 actor_id=e.actor_id,
-                actor_label=_user_label(actor) if actor else "System",
+                actor_label=_actor_label(e),
                 actor_email=actor.email if actor else "",
                 actor_inactive=bool(actor and actor.status == UserStatus.INACTIVE),
                 verb=e.verb,
@@ -577,6 +584,13 @@ def rows(
             )
         )
     return out
+
+
+def _actor_label(event: AuditEvent) -> str:
+    if event.actor is not None:
+        return _user_label(event.actor)
+    data = event.data if isinstance(event.data, dict) else {}
+    return "Someone with a public link" if data.get("via") == "public link" else "System"
 
 
 def history_rows(events_: Iterable[AuditEvent], viewer, *, asset) -> list[Row]:

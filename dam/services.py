@@ -29,6 +29,29 @@ def audit_record(
     )
 
 
+def audit_record_many(
+    *, actor: Any | None, verb: str, objects: list[tuple[models.Model | type, Any, dict]]
+) -> None:
+    """Record the same action on many objects in one insert: (model or instance, pk,
+    data) each."""
+    actor_id = getattr(actor, "pk", None) if actor is not None else None
+    ip = client_ip.get()
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor_id=actor_id,
+                verb=verb,
+                object_type=model._meta.label_lower,
+                object_id=str(pk),
+                data=data,
+                ip=ip,
+            )
+            for model, pk, data in objects
+        ],
+        batch_size=1000,
+    )
+
+
 def notify(*, user, kind: str, message: str, link: str = "", key: str | None = None):
     """An in-app notification (shown until read). With a `key`, at most one is made for
     it, so a sender that runs twice notifies once. Returns (notification, created)."""

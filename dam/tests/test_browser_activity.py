@@ -1,6 +1,6 @@
 """The activity report in a real browser (Debian's Chromium, Playwright): an admin filters
-by a user and an action group, downloads the CSV of that view, and opens an asset's
-History on its page."""
+by a user and an action group, downloads the CSV of that view, downloads an asset's
+original and finds that download in the asset's History on its page."""
 
 from __future__ import annotations
 
@@ -57,11 +57,16 @@ def test_filter_the_activity_download_csv_and_open_an_asset_history(live_server,
 
     table.get_by_role("link", name="spring-hero").click()
     expect(page.get_by_role("heading", name="spring-hero").first).to_be_visible()
+    with page.expect_download() as original:
+        page.get_by_role("link", name="Download original").click()
+    assert original.value.suggested_filename == "spring-hero.jpg"
     history = page.locator("details#history")
     history.get_by_text("History", exact=True).click()
     listing = history.get_by_role("table", name="History of spring-hero")
     expect(listing).to_be_visible()
     expect(listing).to_contain_text("Uploaded")
     expect(listing).to_contain_text("Uma Uploader")
+    expect(listing).to_contain_text("Downloaded version 1")  # the download just made
+    expect(listing.get_by_role("row").filter(has_text="Downloaded")).to_contain_text("Ada Admin")
     screenshot(page, "asset-history")
     assert asset.pk
