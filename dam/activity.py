@@ -272,7 +272,14 @@ def filters_from(raw: Mapping) -> Filters:
     errors = f.errors
     user = _text(raw, "user") or _text(raw, "actor")
     if user:
-        if not (user.isascii() and user.isdigit() and 0 < int(user) <= ID_MAX):
+        tagged = _TAGGED_USER.search(user)  # a suggestion: "Name <email> #42"
+        user = tagged.group(1) if tagged else user
+        if "@" in user and not tagged:
+            odd = "\x00" in user or len(user) > 254  # no address is longer
+            f.actor = None if odd else user_by_email(user)
+            if f.actor is None:
+                errors["user"] = "No user has that email address."
+        elif not (user.isascii() and user.isdigit() and 0 < int(user) <= ID_MAX):
             errors["user"] = "Choose a user from the list (a user id is a whole number)."
         else:
             f.actor = int(user)
@@ -614,20 +621,62 @@ def history_rows(events_: Iterable[AuditEvent], viewer, *, asset) -> list[Row]:
     return rows(events_, viewer, asset=asset, visible_collections=visible)
 
 
-def user_choices() -> list[tuple[int, str, bool]]:
+USER_LIST_MAX = 500  # more users than this: the page's picker suggests as you type
+_TAGGED_USER = re.compile(r"#(\d{1,19})\s*$")
+
+
+def user_choices(limit: int | None = None) -> list[tuple[int, str, bool]]:
     """Everyone who may have acted, inactive users too: (id, label, inactive), active
-    users first, then by name."""
+    users first, then by name (at most `limit` read)."""
     from accounts.models import User
 
     users = User.objects.only("id", "email", "first_name", "last_name", "status")
+    users = users.order_by("first_name", "last_name", "email")
     out = [
         (u.pk, f"{_user_label(u)} ({u.email})" if u.get_full_name() else u.email, u.status)
-        for u in users.order_by("first_name", "last_name", "email")
+        for u in (users[:limit] if limit is not None else users)
     ]
     return [
         (pk, label, status == UserStatus.INACTIVE)
         for pk, label, status in sorted(out, key=lambda r: r[2] == UserStatus.INACTIVE)
     ]
+
+
+def user_tag(user) -> str:
+    """How the typed picker shows a user: "Name <email> #id" (emails alone are not unique:
+    an inactive user's may have been taken again)."""
+    name = user.get_full_name()
+    return f"{name} <{user.email}> #{user.pk}" if name else f"{user.email} #{user.pk}"
+
+
+def user_suggestions(text: str, limit: int = 20) -> list[tuple[str, bool]]:
+    """Users whose email or first or last name starts with `text`, inactive ones too,
+    active first: (tag, inactive)."""
+    from accounts.models import User
+
+    text = text.replace("\x00", "").strip()[:100]  # a NUL never reaches PostgreSQL
+    if not text:
+        return []
+    found = (
+        User.objects.filter(
+            Q(email__istartswith=text)
+            | Q(first_name__istartswith=text)
+            | Q(last_name__istartswith=text)
+        )
+        .only("id", "email", "first_name", "last_name", "status")
+        .order_by("status", "first_name", "last_name", "email")[:limit]
+    )
+    rows = [(user_tag(u), u.status == UserStatus.INACTIVE) for u in found]
+    return sorted(rows, key=lambda r: r[1])
+
+
+def user_by_email(email: str) -> int | None:
+    """The user with this email (an active one before an inactive one that had it)."""
+    from accounts.models import User
+
+    rows = User.objects.filter(email__iexact=email.strip()[:254]).values_list("pk", "status")
+    rows = sorted(rows, key=lambda r: (r[1] == UserStatus.INACTIVE, -r[0]))
+    return rows[0][0] if rows else None
 
 
 # -- CSV ----------------------------------------------------------------------------

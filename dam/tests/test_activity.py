@@ -478,3 +478,57 @@ def test_user_delete_keeps_attribution_in_the_report(client):
     assert "Lee Leaver" in html and "Inactive" in html and "Commented" in html
     deleted = client.get(reverse("activity"), {"group": "users"}).content.decode()
     assert "Deleted user (now inactive)" in deleted
+
+
+# -- the user picker ----------------------------------------------------------------------
+def test_a_user_is_chosen_by_id_email_or_suggestion(world):
+    ann, ivan = world["ann"], world["ivan"]
+    assert activity.filters_from({"user": ann.email.upper()}).actor == ann.pk
+    assert activity.filters_from({"user": f"Ivan Gone <{ivan.email}> #{ivan.pk}"}).actor == (
+        ivan.pk
+    )
+    assert activity.filters_from({"actor": str(ivan.pk)}).actor == ivan.pk
+    for bad in ("nobody@example.com", "a@b\x00", "x@" + "y" * 5000):
+        f = activity.filters_from({"user": bad})
+        assert f.errors["user"] == "No user has that email address.", bad
+    # An inactive user's email taken again: the email means the active user.
+    again = UserFactory(email=ivan.email)
+    assert activity.filters_from({"user": ivan.email}).actor == again.pk
+    assert activity.user_tag(ann) == f"Ann Uploader <{ann.email}> #{ann.pk}"
+
+
+def test_many_users_get_a_typed_picker_with_suggestions(client, world, monkeypatch):
+    ann, ivan = world["ann"], world["ivan"]
+    client.force_login(world["admin"])
+    html = client.get(reverse("activity")).content.decode()
+    assert '<select id="activity-user"' in html  # few users: the whole list
+    monkeypatch.setattr(activity, "USER_LIST_MAX", 2)
+    html = client.get(reverse("activity")).content.decode()
+    assert '<select id="activity-user"' not in html
+    assert 'list="activity-user-options"' in html and "inactive users included" in html
+    page = client.get(reverse("activity"), {"user": ann.email})
+    assert [r.actor_id for r in page.context["rows"]] == [ann.pk] * 3
+    assert f'value="Ann Uploader &lt;{ann.email}&gt; #{ann.pk}"' in page.content.decode()
+    wrong = client.get(reverse("activity"), {"user": "nobody@example.com"})
+    assert "No user has that email address." in wrong.content.decode()
+    assert 'value="nobody@example.com"' in wrong.content.decode()
+
+    found = client.get(reverse("activity_users"), {"user": "iv"}).content.decode()
+    assert f"Ivan Gone &lt;{ivan.email}&gt; #{ivan.pk}" in found and "Inactive" in found
+    assert "Ann" not in found
+    by_email = client.get(reverse("activity_users"), {"user": ann.email[:6]}).content.decode()
+    assert f"#{ann.pk}" in by_email
+    for hostile in ("", "\x00", "%", "x" * 5000, "' OR 1=1 --"):
+        response = client.get(reverse("activity_users"), {"user": hostile})
+        assert response.status_code == 200 and "#" not in response.content.decode(), hostile
+    client.force_login(UserFactory())  # a media library user
+    assert client.get(reverse("activity_users"), {"user": "iv"}).status_code == 404
+
+
+def test_api_filters_by_email_too(client, world):
+    ann = world["ann"]
+    response = client.get(API, {"user": ann.email}, **_bearer(world["admin"]))
+    assert response.status_code == 200
+    assert {r["actor"] for r in response.json()["results"]} == {ann.pk}
+    missing = client.get(API, {"user": "nobody@example.com"}, **_bearer(world["admin"]))
+    assert missing.status_code == 422

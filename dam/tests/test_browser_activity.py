@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,35 @@ def test_filter_the_activity_download_csv_and_open_an_asset_history(live_server,
     expect(listing.get_by_role("row").filter(has_text="Downloaded")).to_contain_text("Ada Admin")
     screenshot(page, "asset-history")
     assert asset.pk
+
+
+def test_with_many_users_the_user_filter_suggests_as_you_type(live_server, page, monkeypatch):
+    from dam import activity
+
+    monkeypatch.setattr(activity, "USER_LIST_MAX", 2)  # as with thousands of users
+    admin = AdminFactory(first_name="Ada", last_name="Admin")
+    UserFactory(first_name="Bo", last_name="Other")
+    folder = make_folder("/Archive", actor=admin)
+    gone = UserFactory(first_name="Ivy", last_name="Left", role="media_library_admin")
+    grant(gone, folder, "edit")
+    make_asset(folder, actor=gone, name="old-flyer.jpg")
+    make_asset(folder, actor=admin, name="admin-own.jpg")
+    gone.status = "inactive"
+    gone.save(update_fields=["status"])
+
+    login(page, live_server.url, admin.email)
+    page.goto(f"{live_server.url}/activity/")
+    filters = page.get_by_role("search", name="Filter activity")
+    field = filters.get_by_role("combobox", name="User")
+    field.press_sequentially("Iv", delay=50)
+    option = page.locator("#activity-user-options option")
+    expect(option).to_have_count(1)
+    tag = option.get_attribute("value")
+    assert tag == f"Ivy Left <{gone.email}> #{gone.pk}"
+    field.fill(tag)
+    filters.get_by_role("button", name="Filter").click()
+    table = page.get_by_role("table", name=re.compile(r"\d+ events?"))
+    expect(table.get_by_role("link", name="old-flyer")).to_be_visible()
+    expect(table.get_by_text("admin-own")).to_have_count(0)
+    expect(field).to_have_value(tag)
+    screenshot(page, "activity-typed-user")
