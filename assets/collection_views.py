@@ -216,7 +216,7 @@ def collection_items(request, collection_id: int):
         from django.core.exceptions import PermissionDenied
 
         try:
-            return zip_response(user, [assets[i] for i in ids if i in assets])
+            return zip_response(user, [assets[i] for i in dict.fromkeys(ids) if i in assets])
         except PermissionDenied as exc:
             messages.error(request, str(exc))
             return _back(collection, request)
@@ -478,7 +478,13 @@ def public_download(request, token: str, asset_id: int):
     link = _link_or_404(token)
     asset = _public_asset(link, asset_id)
     if link.allow_originals and policy.can_download_original(None, asset):
-        return _revalidate(original_response(asset, actor=None, via="public link"))
+        import hashlib
+
+        from dam.request_context import client_ip
+
+        link_key = hashlib.sha256(link.token.encode()).hexdigest()[:20]  # not the secret
+        key = f"{link_key}:{asset.pk}:{client_ip.get() or ''}"
+        return _revalidate(original_response(asset, actor=None, via="public link", audit_key=key))
     response = rendition_response(asset, "preview")
     extension = "svg" if response["Content-Type"].startswith("image/svg") else "webp"
     stem = asset.original_filename.rsplit(".", 1)[0] or "asset"

@@ -22,12 +22,13 @@ def _open(name: str, what: str):
         raise Http404("The file is missing from storage.") from None
 
 
-def original_response(asset: Asset, *, actor, via: str) -> FileResponse:
-    """The current original, audited as downloaded by `actor` (None: a public link)."""
+def original_response(asset: Asset, *, actor, via: str, audit_key: str = "") -> FileResponse:
+    """The current original, audited as downloaded by `actor` (None: a public link;
+    `audit_key`: see services.downloads_record)."""
     version = asset.current_version
     if version is None:
         raise Http404("No such file.")
-    return version_original_response(version, actor=actor, via=via)
+    return version_original_response(version, actor=actor, via=via, audit_key=audit_key)
 
 
 def rendition_response(asset: Asset, spec: str) -> FileResponse:
@@ -38,14 +39,17 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
 
 
 # -- versions (issue 4: presets & versions) -------------------------------------------
-def version_original_response(version, *, actor, via: str) -> FileResponse:
+def version_original_response(version, *, actor, via: str, audit_key: str = "") -> FileResponse:
     """One version's original; the caller checked access and that the blob was kept."""
     from assets.services import downloads_record
 
     blob = _open(version.blob_name, "original")
-    downloads_record(
-        actor=actor, served=[(version.asset_id, version.number, version.bytes)], via=via
-    )
+    served = [(version.asset_id, version.number, version.bytes)]
+    try:
+        downloads_record(actor=actor, served=served, via=via, audit_key=audit_key)
+    except BaseException:
+        blob.close()
+        raise
     response = FileResponse(
         blob,
         as_attachment=True,

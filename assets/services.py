@@ -2136,15 +2136,29 @@ def asset_version_downloadable(*, asset: Asset, number) -> AssetVersion:
 DOWNLOAD_VIA = ("page", "api", "zip", "public link")
 
 
-def downloads_record(*, actor, served: list[tuple[int, int, int]], via: str) -> None:
+PUBLIC_DOWNLOAD_AUDIT_EVERY = 3600  # seconds: one event per link, asset and address
+
+
+def downloads_record(
+    *, actor, served: list[tuple[int, int, int]], via: str, audit_key: str = ""
+) -> None:
     """Originals served, [(asset id, version number, bytes)]: each is audited
     (asset.download, with the version, its bytes and how: page, API, zip or public link;
     no actor for a public link) and counted in the usage reports. One insert each,
-    whatever the number of assets. Deliveries (/d/ URLs) are counted, not audited."""
+    whatever the number of assets. Deliveries (/d/ URLs) are counted, not audited.
+
+    With an `audit_key` (anonymous downloads: the link, asset and address), repeats of
+    it within PUBLIC_DOWNLOAD_AUDIT_EVERY are counted but not audited again, so a
+    visitor or a bot cannot flood the log and bury an asset's history."""
+    from django.core.cache import cache
+
     from dam import usage
     from dam.services import audit_record_many
 
     if not served:
+        return
+    usage.bump_many(usage.Kind.DOWNLOAD, {pk: (1, size) for pk, _number, size in served})
+    if audit_key and not cache.add(f"download-audit:{audit_key}", 1, PUBLIC_DOWNLOAD_AUDIT_EVERY):
         return
     audit_record_many(
         actor=actor,
@@ -2154,4 +2168,3 @@ def downloads_record(*, actor, served: list[tuple[int, int, int]], via: str) -> 
             for pk, number, size in served
         ],
     )
-    usage.bump_many(usage.Kind.DOWNLOAD, {pk: (1, size) for pk, _number, size in served})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import zipfile
@@ -13,6 +14,8 @@ from django.utils import timezone
 from accounts import policy
 from assets.models import Asset, AssetVersion
 from dam.storage import CHUNK, open_blob
+
+log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^\w .()\-]+")
 _EXT = re.compile(r"^[A-Za-z0-9]{1,10}$")
@@ -53,24 +56,27 @@ def safe_member_name(asset: Asset, version, taken: set[str]) -> str:
     return name
 
 
-def zip_chunks(assets: Iterable[Asset]) -> Iterator[bytes]:
-    sink = _Sink()
-    taken: set[str] = set()
+def current_versions(assets: Iterable[Asset]) -> list[tuple[Asset, AssetVersion]]:
+    """Each asset with its current version (one query); those without one are left out."""
     assets = list(assets)
-    wanted = {a.pk: a.version for a in assets}  # one query for every current version
+    wanted = {a.pk: a.version for a in assets}
     current = {
         v.asset_id: v
         for v in AssetVersion.objects.filter(asset_id__in=wanted)
         if wanted[v.asset_id] == v.number
     }
+    return [(a, current[a.pk]) for a in assets if a.pk in current]
+
+
+def zip_chunks(pairs: Iterable[tuple[Asset, AssetVersion]]) -> Iterator[bytes]:
+    sink = _Sink()
+    taken: set[str] = set()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
-        for asset in assets:
-            version = current.get(asset.pk)
-            if version is None:
-                continue
+        for asset, version in pairs:
             try:
                 source = open_blob(version.blob_name)
             except FileNotFoundError:
+                log.error("storage is missing original %s (asset %s)", version.blob_name, asset.pk)
                 continue
             info = zipfile.ZipInfo(
                 safe_member_name(asset, version, taken),
@@ -95,9 +101,10 @@ def zip_response(user, assets: list[Asset], filename: str = "assets.zip") -> Str
         raise PermissionDenied(policy.BLOCKED_DOWNLOAD)
     from assets.services import downloads_record
 
-    served = [(a.pk, a.version, a.bytes) for a in assets]
+    pairs = current_versions(assets)
+    served = [(a.pk, v.number, v.bytes) for a, v in pairs]
     downloads_record(actor=user, served=served, via="zip")
-    response = StreamingHttpResponse(zip_chunks(assets), content_type="application/zip")
+    response = StreamingHttpResponse(zip_chunks(pairs), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -276,10 +276,19 @@ def filters_from(raw: Mapping) -> Filters:
         user = tagged.group(1) if tagged else user
         if "@" in user and not tagged:
             odd = "\x00" in user or len(user) > 254  # no address is longer
-            f.actor = None if odd else user_by_email(user)
-            if f.actor is None:
+            found = [] if odd else users_by_email(user)
+            if len(found) == 1:
+                f.actor = found[0]
+            elif found:
+                errors["user"] = (
+                    "More than one user has had that email address; choose one from the "
+                    "suggestions."
+                )
+            else:
                 errors["user"] = "No user has that email address."
-        elif not (user.isascii() and user.isdigit() and 0 < int(user) <= ID_MAX):
+        elif not (user.isascii() and user.isdigit() and len(user) <= 19) or not (
+            0 < int(user) <= ID_MAX
+        ):
             errors["user"] = "Choose a user from the list (a user id is a whole number)."
         else:
             f.actor = int(user)
@@ -650,33 +659,45 @@ def user_tag(user) -> str:
 
 
 def user_suggestions(text: str, limit: int = 20) -> list[tuple[str, bool]]:
-    """Users whose email or first or last name starts with `text`, inactive ones too,
-    active first: (tag, inactive)."""
+    """Users each of whose typed words starts their email, first or last name ("ivy l"
+    finds Ivy Left), inactive ones too but after the others: (tag, inactive)."""
+    from django.db.models import Case, IntegerField, Value, When
+
     from accounts.models import User
 
-    text = text.replace("\x00", "").strip()[:100]  # a NUL never reaches PostgreSQL
-    if not text:
+    words = text.replace("\x00", "").split()[:4]  # a NUL never reaches PostgreSQL
+    if not words:
         return []
-    found = (
-        User.objects.filter(
-            Q(email__istartswith=text)
-            | Q(first_name__istartswith=text)
-            | Q(last_name__istartswith=text)
+    match = Q()
+    for word in words:
+        word = word[:100]
+        match &= (
+            Q(email__istartswith=word)
+            | Q(first_name__istartswith=word)
+            | Q(last_name__istartswith=word)
         )
+    inactive = When(status=UserStatus.INACTIVE, then=Value(1))
+    gone = Case(inactive, default=Value(0), output_field=IntegerField())
+    found = (
+        User.objects.filter(match)
         .only("id", "email", "first_name", "last_name", "status")
-        .order_by("status", "first_name", "last_name", "email")[:limit]
+        .order_by(gone, "first_name", "last_name", "email")[:limit]
     )
-    rows = [(user_tag(u), u.status == UserStatus.INACTIVE) for u in found]
-    return sorted(rows, key=lambda r: r[1])
+    return [(user_tag(u), u.status == UserStatus.INACTIVE) for u in found]
 
 
-def user_by_email(email: str) -> int | None:
-    """The user with this email (an active one before an inactive one that had it)."""
+def users_by_email(email: str) -> list[int]:
+    """Everyone who has had this email address (an inactive user's may be taken again)."""
+    from django.db.models.functions import Lower
+
     from accounts.models import User
 
-    rows = User.objects.filter(email__iexact=email.strip()[:254]).values_list("pk", "status")
-    rows = sorted(rows, key=lambda r: (r[1] == UserStatus.INACTIVE, -r[0]))
-    return rows[0][0] if rows else None
+    email = email.strip()[:254].lower()
+    return list(
+        User.objects.annotate(address=Lower("email"))
+        .filter(address=email)
+        .values_list("pk", flat=True)[:5]
+    )
 
 
 # -- CSV ----------------------------------------------------------------------------

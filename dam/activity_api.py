@@ -75,12 +75,13 @@ def activity_list(
     exact_count: bool = True,
     paging: Query[PageParams] = None,
 ):
-    """Every audited action, newest first. `user` (or `actor`, the same): a user id,
-    inactive users included; `verb`: one action (`asset.upload`); `group`: uploads,
-    edits, metadata, shares, downloads, moderation, logins, users, deletes, settings;
-    `object_type` (`assets.asset`) and `object_id`; `since` and `until`: a date
-    (`until` includes its whole day) or an ISO 8601 time, UTC. A filter it cannot use
-    answers 422 naming it. `count` is every match, as in every list; `exact_count=false`
+    """Every audited action, newest first. `user` (or `actor`, the same): a user id or
+    an email address (422 when several users have had it), inactive users included;
+    `verb`: one action (`asset.upload`); `group`: uploads, edits, metadata, shares,
+    downloads, moderation, logins, users, deletes, settings; `object_type`
+    (`assets.asset`) and `object_id`; `since` and `until`: a date (`until` includes its
+    whole day) or an ISO 8601 time, UTC. A filter it cannot use answers 422 naming it.
+    `count` is every match, as in every list; `exact_count=false`
     counts up to 1,000 (`count_exact` false past that), cheaper on a long log."""
     viewer = request.auth
     if not policy.can_see_activity(viewer):

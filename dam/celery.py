@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dam.settings")
 
@@ -15,6 +16,12 @@ app.conf.beat_schedule = {
     "take-library-snapshot": {
         "task": "dam.tasks.take_library_snapshot",
         "schedule": 900.0,
+    },
+    # The reports' rollups, just after the offered periods move (midnight: their first
+    # day; 1 a.m.: yesterday settles); the snapshot's runs catch up if these are missed.
+    "roll-up-usage": {
+        "task": "dam.tasks.roll_up_usage",
+        "schedule": crontab(minute=1, hour="0,1"),
     },
     "requeue-stuck-versions": {
         "task": "assets.tasks.requeue_stuck_versions",

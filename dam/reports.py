@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Collate
 from django.utils import timezone
@@ -171,6 +171,7 @@ def _named(name: str, today: date) -> Period:
 # needs them); the recent, unsettled days (today, and yesterday until 1 a.m.) live.
 SETTLE_DELAY = timedelta(hours=1)
 TOP_KEPT = 100  # totals kept per rollup of a top list
+ROLLUPS_PER_DAY = 600  # top lists kept a day (beat's take 24): custom periods past it are summed
 TOP_BY = {  # what each analytics list ranks
     Kind.ASSET_VIEW: "object_id",
     Kind.DOWNLOAD: "object_id",
@@ -220,7 +221,21 @@ def _settled_day_totals(settled: Period) -> list[tuple]:
     )
     have = {row[0] for row in rows}
     missing = [day for day in settled.days if day not in have]
+    if missing:  # days before anything was counted are zero, and not written
+        first = first_usage_day()
+        missing = [day for day in missing if first is not None and day >= first]
     return rows + _fill_day_totals(missing) if missing else rows
+
+
+def first_usage_day() -> date | None:
+    """The first day any counter was bumped: the earliest of each kind, by index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT min((SELECT min(day) FROM {UsageDaily._meta.db_table} WHERE kind = k)) "
+            "FROM unnest(%s::text[]) AS k",
+            [list(Kind.values)],
+        )
+        return cursor.fetchone()[0]
 
 
 def _fill_day_totals(days: list[date]) -> list[tuple]:
@@ -288,7 +303,8 @@ def top_totals(period: Period, kinds=tuple(TOP_BY), limit: int = TOP) -> dict[st
             .order_by()
         ):
             by = TOP_BY[kind]
-            live[kind][obj if by == "object_id" else user if by == "user_id" else key] = int(n)
+            key = obj if by == "object_id" else user if by == "user_id" else key
+            live[kind][key] = live[kind].get(key, 0) + int(n)
     rollups = _rollups(settled, kinds) if settled is not None else {}
     out = {}
     for kind in kinds:
@@ -360,8 +376,17 @@ def _rollups(settled: Period, kinds) -> dict[str, UsageTop]:
         for r in UsageTop.objects.filter(kind__in=kinds, start=settled.start, end=settled.end)
     }
     made = [rollup_compute(kind, settled) for kind in kinds if kind not in found]
-    UsageTop.objects.bulk_create(made, ignore_conflicts=True)
+    if made:
+        day_ago = timezone.now() - timedelta(days=1)
+        if UsageTop.objects.filter(computed_at__gte=day_ago).count() < ROLLUPS_PER_DAY:
+            UsageTop.objects.bulk_create(made, ignore_conflicts=True)
     return found | {r.kind: r for r in made}
+
+
+def rollups_forget(day: date) -> None:
+    """Counters were added to a settled day (a backfill): its rollups are stale."""
+    UsageDayTotal.objects.filter(day=day).delete()
+    UsageTop.objects.filter(start__lte=day, end__gte=day).delete()
 
 
 def rollup_compute(kind: str, settled: Period) -> UsageTop:
@@ -382,7 +407,8 @@ def rollup_compute(kind: str, settled: Period) -> UsageTop:
 
 def rollups_refresh(now=None) -> int:
     """Beat's part: roll up the settled days of every period the dashboard offers, so no
-    page view sums a year of counters; forget rollups no page asked for in a week.
+    page view sums a year of counters; drop top lists made over a week ago (the offered
+    periods' have moved on by then; a custom period's is made again when viewed).
     Returns how many top lists were made."""
     last = settled_end(now)
     today = timezone.localdate(now)

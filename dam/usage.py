@@ -1,5 +1,6 @@
 """Usage counters (UsageDaily): bumped as things happen, one UPSERT each, so reports read
-a few thousand daily rows instead of millions of events.
+a few thousand daily rows instead of millions of events. Each kind is counted by one of
+object_id, user_id or key (dam.reports.TOP_BY), the others left at their zero.
 
 A counter never fails what it counts: it runs in a savepoint and a database error is
 logged and dropped (a lost count is better than a lost download)."""
@@ -32,6 +33,7 @@ def bump_many(kind: str, counts: dict[int, tuple[int, int]], day: date | None = 
     if not counts:
         return
     table = UsageDaily._meta.db_table
+    _backfilled(day)
     day = day or timezone.localdate()
     rows = [(day, str(kind), int(pk), 0, "", int(n), int(b)) for pk, (n, b) in counts.items()]
     try:
@@ -58,8 +60,10 @@ def bump(
     size: int = 0,
     day: date | None = None,
 ) -> None:
-    """Add `count` (and `size` bytes) to today's counter of this kind and object."""
+    """Add `count` (and `size` bytes) to today's counter of this kind and object (or to
+    `day`'s: a backfill, which makes that day's report rollups stale)."""
     table = UsageDaily._meta.db_table
+    _backfilled(day)
     values = [
         day or timezone.localdate(),
         str(kind),
@@ -81,6 +85,13 @@ def bump(
             )
     except DatabaseError:
         log.exception("usage counter %s was not recorded", kind)
+
+
+def _backfilled(day: date | None) -> None:
+    from dam import reports
+
+    if day is not None and day <= reports.settled_end():
+        reports.rollups_forget(day)
 
 
 def search_done(*, q: str, expression: str, matches: int, first_page: bool) -> None:

@@ -149,3 +149,31 @@ def test_the_activity_report_and_history_say_who_downloaded_what(client, world):
     }
     history = client.get(reverse("asset_history", args=[photo.pk]))
     assert "Downloaded version 1" in history.content.decode()
+
+
+def test_a_zip_audits_only_what_it_holds_and_each_asset_once(client, world):
+    from assets.models import AssetVersion
+
+    admin, photo, other = world["admin"], world["photo"], world["other"]
+    AssetVersion.objects.filter(asset=other).update(number=99)  # no current version row
+    collection = collection_create(actor=admin, name="Launch")
+    collection_add(actor=admin, collection=collection, ids=[photo.pk, other.pk])
+    client.force_login(admin)
+    ids = [photo.pk, photo.pk, other.pk]  # a repeated id is one file
+    zipped = client.post(f"/collections/{collection.pk}/items/", {"action": "download", "ids": ids})
+    assert zipped.status_code == 200
+    _drain(zipped)
+    assert [int(e.object_id) for e in _downloads()] == [photo.pk]
+    assert _counted(photo) == 1 and _counted(other) == 0
+
+
+def test_a_public_link_visitor_is_audited_once_an_hour_but_always_counted(client, world):
+    admin, photo = world["admin"], world["photo"]
+    collection = collection_create(actor=admin, name="Launch")
+    collection_add(actor=admin, collection=collection, ids=[photo.pk])
+    link = collection_publish(actor=admin, collection=collection, allow_originals=True)
+    for _ in range(3):
+        _drain(client.get(f"/c/{link.token}/a/{photo.pk}/download/"))
+    assert len(_downloads()) == 1 and _counted(photo) == 3
+    _drain(client.get(f"/c/{link.token}/a/{photo.pk}/download/", REMOTE_ADDR="203.0.113.9"))
+    assert [e.ip for e in _downloads()] == ["127.0.0.1", "203.0.113.9"]

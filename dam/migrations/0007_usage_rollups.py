@@ -4,6 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    atomic = False
 
     dependencies = [
         ('dam', '0006_activity_indexes'),
@@ -33,13 +34,36 @@ class Migration(migrations.Migration):
                 ('computed_at', models.DateTimeField()),
             ],
         ),
-        migrations.RemoveConstraint(
-            model_name='usagedaily',
-            name='usage_daily_unique',
-        ),
-        migrations.AddConstraint(
-            model_name='usagedaily',
-            constraint=models.UniqueConstraint(fields=('kind', 'object_id', 'user_id', 'key', 'day'), name='usage_daily_key'),
+        # The counters' unique key, led by kind and object instead of day: built
+        # CONCURRENTLY (the migration is not atomic), so counting never waits on it.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveConstraint(
+                    model_name='usagedaily',
+                    name='usage_daily_unique',
+                ),
+                migrations.AddConstraint(
+                    model_name='usagedaily',
+                    constraint=models.UniqueConstraint(fields=('kind', 'object_id', 'user_id', 'key', 'day'), name='usage_daily_key'),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS usage_daily_key '
+                    'ON dam_usagedaily (kind, object_id, user_id, key, day)',
+                    reverse_sql='DROP INDEX CONCURRENTLY IF EXISTS usage_daily_key',
+                ),
+                migrations.RunSQL(
+                    'ALTER TABLE dam_usagedaily ADD CONSTRAINT usage_daily_key '
+                    'UNIQUE USING INDEX usage_daily_key',
+                    reverse_sql='ALTER TABLE dam_usagedaily DROP CONSTRAINT usage_daily_key',
+                ),
+                migrations.RunSQL(
+                    'ALTER TABLE dam_usagedaily DROP CONSTRAINT usage_daily_unique',
+                    reverse_sql='ALTER TABLE dam_usagedaily ADD CONSTRAINT usage_daily_unique '
+                    'UNIQUE (day, kind, object_id, user_id, key)',
+                ),
+            ],
         ),
         migrations.AddConstraint(
             model_name='usagedaytotal',

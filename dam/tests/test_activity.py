@@ -491,9 +491,12 @@ def test_a_user_is_chosen_by_id_email_or_suggestion(world):
     for bad in ("nobody@example.com", "a@b\x00", "x@" + "y" * 5000):
         f = activity.filters_from({"user": bad})
         assert f.errors["user"] == "No user has that email address.", bad
-    # An inactive user's email taken again: the email means the active user.
-    again = UserFactory(email=ivan.email)
-    assert activity.filters_from({"user": ivan.email}).actor == again.pk
+    for huge in ("9" * 5000, "1" * 20):  # never int() of thousands of digits
+        assert "user" in activity.filters_from({"user": huge}).errors
+    # An inactive user's email taken again: ambiguous, so the suggestions decide.
+    UserFactory(email=ivan.email)
+    twice = activity.filters_from({"user": ivan.email})
+    assert twice.actor is None and "More than one user" in twice.errors["user"]
     assert activity.user_tag(ann) == f"Ann Uploader <{ann.email}> #{ann.pk}"
 
 
@@ -516,6 +519,9 @@ def test_many_users_get_a_typed_picker_with_suggestions(client, world, monkeypat
     found = client.get(reverse("activity_users"), {"user": "iv"}).content.decode()
     assert f"Ivan Gone &lt;{ivan.email}&gt; #{ivan.pk}" in found and "Inactive" in found
     assert "Ann" not in found
+    full = client.get(reverse("activity_users"), {"user": "Ivan  g"}).content.decode()
+    assert f"#{ivan.pk}" in full  # the name as shown: each word starts a field
+    assert "#" not in client.get(reverse("activity_users"), {"user": "ivan x"}).content.decode()
     by_email = client.get(reverse("activity_users"), {"user": ann.email[:6]}).content.decode()
     assert f"#{ann.pk}" in by_email
     for hostile in ("", "\x00", "%", "x" * 5000, "' OR 1=1 --"):

@@ -174,3 +174,52 @@ def test_ties_at_the_floor_rank_as_summing_everything(monkeypatch):
             assert reports.top_totals(period, limit=limit)[Kind.SEARCH] == _truth(
                 period, Kind.SEARCH, limit
             ), (key, limit)
+
+
+def test_days_before_anything_was_counted_are_zero_and_not_written():
+    assert reports.first_usage_day() is None
+    assert reports.day_totals(_period(3000, 2000)) == {}
+    usage.bump(Kind.UPLOAD, user_id=1, day=timezone.localdate() - timedelta(20))
+    assert reports.first_usage_day() == timezone.localdate() - timedelta(20)
+    assert reports.day_totals(_period(3000, 2000)) == {}
+    assert UsageDayTotal.objects.count() == 0  # a decade of empty days: nothing written
+    assert reports.day_totals(_period(30)) == _day_truth(_period(30))
+    assert UsageDayTotal.objects.filter(day__lt=_period(20).start).count() == 0
+
+
+def test_custom_periods_stop_keeping_rollups_past_a_daily_cap(monkeypatch):
+    _random_usage(random.Random(11))
+    monkeypatch.setattr(reports, "ROLLUPS_PER_DAY", len(reports.TOP_BY))
+    first, second = _period(30, 5), _period(31, 6)
+    for period in (first, second, second):
+        got = reports.top_totals(period, limit=3)
+        assert got[Kind.SEARCH] == _truth(period, Kind.SEARCH, 3)
+    assert UsageTop.objects.filter(start=first.start).count() == len(reports.TOP_BY)
+    assert not UsageTop.objects.filter(start=second.start).exists()  # summed, not kept
+
+
+def test_a_backfill_into_settled_days_makes_their_rollups_stale():
+    _random_usage(random.Random(13))
+    period = _period(29)
+    reports.top_totals(period)
+    reports.day_totals(period)
+    day = timezone.localdate() - timedelta(10)
+    assert UsageTop.objects.exists() and UsageDayTotal.objects.filter(day=day).exists()
+    usage.bump(Kind.SEARCH, key="k999", count=10_000, day=day)
+    usage.bump_many(Kind.DOWNLOAD, {77: (500, 1)}, day=day)
+    assert reports.top_totals(period, limit=1)[Kind.SEARCH] == [("k999", 10_000)]
+    assert reports.top_totals(period, limit=1)[Kind.DOWNLOAD] == _truth(period, Kind.DOWNLOAD, 1)
+    assert reports.day_totals(period) == _day_truth(period)
+
+
+def test_beat_rolls_up_just_after_the_periods_move():
+    from celery.schedules import crontab
+
+    from dam.celery import app
+
+    entry = app.conf.beat_schedule["roll-up-usage"]
+    assert entry["task"] == "dam.tasks.roll_up_usage"
+    assert isinstance(entry["schedule"], crontab)
+    assert entry["schedule"].hour == {0, 1} and entry["schedule"].minute == {1}
+    _random_usage(random.Random(17), days=5)
+    assert tasks.roll_up_usage() == len(reports.PERIODS) * len(reports.TOP_BY)
