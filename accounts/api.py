@@ -6,7 +6,7 @@ from django.http import Http404
 from ninja import Query, Router, Status
 
 from accounts import policy, services
-from accounts.models import User
+from accounts.models import Role, User, UserStatus
 from accounts.schemas import (
     GroupIn,
     GroupOut,
@@ -62,10 +62,12 @@ def users_list(request, filters: Query[UserFilters], paging: Query[PageParams] =
         users = users.filter(
             Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q)
         )
+    # An unknown role or status matches nobody (and a NUL in one never reaches PostgreSQL).
     if filters.role:
-        users = users.filter(role=filters.role)
+        users = users.filter(role=filters.role) if filters.role in Role.values else users.none()
     if filters.status:
-        users = users.filter(status=filters.status)
+        known = filters.status in UserStatus.values
+        users = users.filter(status=filters.status) if known else users.none()
     return paginate(request, users, user_out, paging or PageParams())
 
 

@@ -100,6 +100,14 @@ class Share:
     principal: object
     level: CollectionLevel
 
+    @property
+    def name(self) -> str:
+        """What the shares list calls the invitee: a group's name, a user's full name or
+        email (the template could not ask a group for a user's name without failing)."""
+        if self.principal_type == "group":
+            return self.principal.name
+        return self.principal.get_full_name() or self.principal.email
+
 
 def collection_shares(collection: Collection) -> list[Share]:
     """The collection's invites: users (by name) then groups (by name)."""

@@ -24,7 +24,10 @@ def asset_by_public_id(public_id: str) -> Asset | None:
 def preset_or_404(name: str) -> DeliveryPreset:
     from django.http import Http404
 
-    preset = DeliveryPreset.objects.filter(name=str(name)[:50]).first()
+    name = str(name)
+    # A NUL cannot reach PostgreSQL, and no preset has a longer name than its column.
+    valid = "\x00" not in name and len(name) <= 50
+    preset = DeliveryPreset.objects.filter(name=name).first() if valid else None
     if preset is None:
         raise Http404("No such preset.")
     return preset

@@ -259,7 +259,7 @@ def asset_comments(*, asset: Asset):
 
 def asset_move_targets(*, user, query: str = "", limit: int = 50) -> list[Folder]:
     qs = policy.visible_folders(user, minimum=Level.CONTRIBUTE)
-    query = query.strip()[:200]
+    query = query.replace("\x00", "").strip()[:200]  # a NUL never reaches PostgreSQL
     if query:
         qs = qs.filter(path__icontains=query)
     return list(qs.order_by("path")[:limit])

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -89,6 +96,26 @@ def _validation_error(request, exc: ValidationError):
         field = ".".join(loc) or "non_field_errors"
         errors.setdefault(field, []).append(str(err.get("msg", "Invalid value.")))
     return _respond(request, 422, "The request has invalid fields.", "validation_error", errors)
+
+
+# A body Django cannot read is the caller's mistake. Outside the API Django answers 400
+# itself; here the catch-all below would otherwise make it a 500.
+@api.exception_handler(RequestDataTooBig)
+def _body_too_large(request, exc):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _respond(
+        request,
+        413,
+        f"The request body is larger than the {limit:,}-byte limit (files go in a multipart "
+        "upload).",
+    )
+
+
+@api.exception_handler(BadRequest)  # e.g. a form body that is not UTF-8
+@api.exception_handler(MultiPartParserError)  # e.g. a multipart body without a boundary
+@api.exception_handler(SuspiciousOperation)  # e.g. too many form fields or files
+def _unreadable_body(request, exc):
+    return _respond(request, 400, "The request body could not be read; check its Content-Type.")
 
 
 @api.exception_handler(Exception)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -65,8 +65,11 @@ def _ids(request) -> list[int]:
 
 def _back(request):
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
+    # A path on this site (the forms send one); redirect() would take other text for a
+    # view name to reverse, and fail.
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    if target.startswith("/") and safe:
+        return HttpResponseRedirect(target)
     return redirect("moderation")
 
 
