@@ -18,7 +18,7 @@ from dam.schemas import ObjectIn
 router = Router(tags=["automation"])
 
 
-class RuleIn(ObjectIn):
+class AutomationRuleIn(ObjectIn):
     name: str
     trigger: str
     date_field: str = ""
@@ -29,7 +29,7 @@ class RuleIn(ObjectIn):
     paused: bool = False
 
 
-class RulePatch(ObjectIn):
+class AutomationRulePatch(ObjectIn):
     name: str | None = None
     trigger: str | None = None
     date_field: str | None = None
@@ -40,7 +40,7 @@ class RulePatch(ObjectIn):
     paused: bool | None = None
 
 
-class RuleOut(Schema):
+class AutomationRuleOut(Schema):
     id: int
     name: str
     trigger: str
@@ -143,26 +143,28 @@ def item_out(item) -> dict:
     }
 
 
-@router.get("/automation-rules", response=list[RuleOut], summary="Automation rules")
+@router.get("/automation-rules", response=list[AutomationRuleOut], summary="Automation rules")
 def rules_list(request):
     _admin(request)
     return [rule_out(r) for r in automation.rules_listed()]
 
 
-@router.post("/automation-rules", response={201: RuleOut}, summary="Create a rule")
-def rules_create(request, payload: RuleIn):
+@router.post("/automation-rules", response={201: AutomationRuleOut}, summary="Create a rule")
+def rules_create(request, payload: AutomationRuleIn):
     actor = _admin(request)
     rule = automation.automation_rule_create(actor=actor, **payload.dict())
     return Status(201, rule_out(rule))
 
 
-@router.get("/automation-rules/{rule_id}", response=RuleOut, summary="One rule")
+@router.get("/automation-rules/{rule_id}", response=AutomationRuleOut, summary="One rule")
 def rules_get(request, rule_id: int):
     return rule_out(_rule(request, rule_id))
 
 
-@router.patch("/automation-rules/{rule_id}", response=RuleOut, summary="Change, pause, resume")
-def rules_patch(request, rule_id: int, payload: RulePatch):
+@router.patch(
+    "/automation-rules/{rule_id}", response=AutomationRuleOut, summary="Change, pause, resume"
+)
+def rules_patch(request, rule_id: int, payload: AutomationRulePatch):
     rule = _rule(request, rule_id)
     changes = payload.dict(exclude_unset=True)
     paused = changes.pop("paused", None)

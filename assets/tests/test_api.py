@@ -578,6 +578,35 @@ def test_openapi_lists_every_path(client):
     assert any(s.get("scheme") == "bearer" for s in schemes.values())
 
 
+def test_openapi_names_each_body_schema_once():
+    """Two request or response schemas with one name would overwrite each other in the
+    document (it once described metadata rules with the automation rule's fields)."""
+    import inspect
+
+    from ninja import Schema
+
+    from dam.api import api
+
+    seen: dict[str, type] = {}
+    for router_prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for op in path_view.operations:
+                models = list(op.models)
+                for response_model in (op.response_models or {}).values():
+                    models.append(response_model)
+                for model in models:
+                    for field in getattr(model, "model_fields", {}).values():
+                        kind = field.annotation
+                        if inspect.isclass(kind) and issubclass(kind, Schema):
+                            other = seen.setdefault(kind.__name__, kind)
+                            assert other is kind, (router_prefix, kind.__name__)
+    schema = api.get_openapi_schema()
+    rules = schema["paths"][f"{API}/metadata/fields/{{external_id}}/rules"]["post"]
+    ref = rules["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"match", "conditions", "actions"} <= set(body["properties"])
+
+
 def test_docs_are_served_without_a_cdn(client):
     response = client.get(f"{API}/docs")
     assert response.status_code == 200
