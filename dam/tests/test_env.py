@@ -285,6 +285,7 @@ def test_deploy_check_fails_without_https():
         ("REDIS_URL", "memcached://127.0.0.1:11211"),
         ("EMAIL_URL", "sendgrid://key@api"),
         ("SECRET_KEY", "short"),
+        ("LOG_LEVEL", "loud"),
     ],
 )
 def test_bad_value_stops_manage_py_naming_the_variable(name, value):
