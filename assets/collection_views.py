@@ -478,13 +478,7 @@ def public_download(request, token: str, asset_id: int):
     link = _link_or_404(token)
     asset = _public_asset(link, asset_id)
     if link.allow_originals and policy.can_download_original(None, asset):
-        import hashlib
-
-        from dam.request_context import client_ip
-
-        link_key = hashlib.sha256(link.token.encode()).hexdigest()[:20]  # not the secret
-        key = f"{link_key}:{asset.pk}:{client_ip.get() or ''}"
-        return _revalidate(original_response(asset, actor=None, via="public link", audit_key=key))
+        return _revalidate(original_response(asset, actor=None, via="public link", link=link))
     response = rendition_response(asset, "preview")
     extension = "svg" if response["Content-Type"].startswith("image/svg") else "webp"
     stem = asset.original_filename.rsplit(".", 1)[0] or "asset"

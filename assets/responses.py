@@ -22,13 +22,13 @@ def _open(name: str, what: str):
         raise Http404("The file is missing from storage.") from None
 
 
-def original_response(asset: Asset, *, actor, via: str, audit_key: str = "") -> FileResponse:
-    """The current original, audited as downloaded by `actor` (None: a public link;
-    `audit_key`: see services.downloads_record)."""
+def original_response(asset: Asset, *, actor, via: str, link=None) -> FileResponse:
+    """The current original, audited as downloaded by `actor` (None: through the public
+    `link`; see services.downloads_record)."""
     version = asset.current_version
     if version is None:
         raise Http404("No such file.")
-    return version_original_response(version, actor=actor, via=via, audit_key=audit_key)
+    return version_original_response(version, actor=actor, via=via, link=link)
 
 
 def rendition_response(asset: Asset, spec: str) -> FileResponse:
@@ -39,14 +39,14 @@ def rendition_response(asset: Asset, spec: str) -> FileResponse:
 
 
 # -- versions (issue 4: presets & versions) -------------------------------------------
-def version_original_response(version, *, actor, via: str, audit_key: str = "") -> FileResponse:
+def version_original_response(version, *, actor, via: str, link=None) -> FileResponse:
     """One version's original; the caller checked access and that the blob was kept."""
     from assets.services import downloads_record
 
     blob = _open(version.blob_name, "original")
     served = [(version.asset_id, version.number, version.bytes)]
     try:
-        downloads_record(actor=actor, served=served, via=via, audit_key=audit_key)
+        downloads_record(actor=actor, served=served, via=via, link=link)
     except BaseException:
         blob.close()
         raise

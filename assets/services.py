@@ -2133,32 +2133,25 @@ def asset_version_downloadable(*, asset: Asset, number) -> AssetVersion:
     return version
 
 
-DOWNLOAD_VIA = ("page", "api", "zip", "public link")
-
-
 PUBLIC_DOWNLOAD_AUDIT_EVERY = 3600  # seconds: one event per link, asset and address
 
 
-def downloads_record(
-    *, actor, served: list[tuple[int, int, int]], via: str, audit_key: str = ""
-) -> None:
+def downloads_record(*, actor, served: list[tuple[int, int, int]], via: str, link=None) -> None:
     """Originals served, [(asset id, version number, bytes)]: each is audited
     (asset.download, with the version, its bytes and how: page, API, zip or public link;
     no actor for a public link) and counted in the usage reports. One insert each,
     whatever the number of assets. Deliveries (/d/ URLs) are counted, not audited.
 
-    With an `audit_key` (anonymous downloads: the link, asset and address), repeats of
-    it within PUBLIC_DOWNLOAD_AUDIT_EVERY are counted but not audited again, so a
-    visitor or a bot cannot flood the log and bury an asset's history."""
-    from django.core.cache import cache
-
+    Through a public `link` (anonymous), repeats by one address of one asset within
+    PUBLIC_DOWNLOAD_AUDIT_EVERY are counted but not audited again, so a visitor or a bot
+    cannot flood the log and bury an asset's history."""
     from dam import usage
     from dam.services import audit_record_many
 
     if not served:
         return
     usage.bump_many(usage.Kind.DOWNLOAD, {pk: (1, size) for pk, _number, size in served})
-    if audit_key and not cache.add(f"download-audit:{audit_key}", 1, PUBLIC_DOWNLOAD_AUDIT_EVERY):
+    if link is not None and not _first_public_download(link, [pk for pk, _n, _s in served]):
         return
     audit_record_many(
         actor=actor,
@@ -2168,3 +2161,17 @@ def downloads_record(
             for pk, number, size in served
         ],
     )
+
+
+def _first_public_download(link, asset_ids: list[int]) -> bool:
+    """Whether this address has not downloaded these assets through `link` within
+    PUBLIC_DOWNLOAD_AUDIT_EVERY (the cache remembers; keyed by a hash, not the token)."""
+    import hashlib
+
+    from django.core.cache import cache
+
+    from dam.request_context import client_ip
+
+    link_key = hashlib.sha256(link.token.encode()).hexdigest()[:20]
+    key = f"download-audit:{link_key}:{','.join(map(str, asset_ids))}:{client_ip.get() or ''}"
+    return cache.add(key, 1, PUBLIC_DOWNLOAD_AUDIT_EVERY)

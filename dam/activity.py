@@ -651,6 +651,22 @@ def user_choices(limit: int | None = None) -> list[tuple[int, str, bool]]:
     ]
 
 
+def user_picker(filters: Filters) -> dict:
+    """The page's user filter: a list of every user when there are few; beyond
+    USER_LIST_MAX, a field that suggests users as you type (the list would be too long
+    to load or to use), showing the chosen user."""
+    from accounts.models import User
+
+    users = user_choices(limit=USER_LIST_MAX + 1)
+    if len(users) <= USER_LIST_MAX:
+        return {"users": users, "user_typed": False}
+    chosen = ""
+    if filters.actor is not None:
+        found = User.objects.filter(pk=filters.actor).first()
+        chosen = user_tag(found) if found else str(filters.actor)
+    return {"users": [], "user_typed": True, "user_chosen": chosen}
+
+
 def user_tag(user) -> str:
     """How the typed picker shows a user: "Name <email> #id" (emails alone are not unique:
     an inactive user's may have been taken again)."""

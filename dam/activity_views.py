@@ -75,7 +75,7 @@ def activity_page(request):
             "count": count,
             "count_exact": exact,
             "count_limit": f"{activity.COUNT_LIMIT:,}",
-            **_user_picker(filters),
+            **activity.user_picker(filters),
             "actions": activity.action_choices(),
             "object_types": list(activity.OBJECT_TYPES.items()),
             "page_sizes": PAGE_SIZES,
@@ -85,21 +85,6 @@ def activity_page(request):
             "nav_active": "activity",
         },
     )
-
-
-def _user_picker(filters) -> dict:
-    """A list of every user when there are few; beyond activity.USER_LIST_MAX, a field
-    that suggests users as you type (the list would be too long to load or to use)."""
-    users = activity.user_choices(limit=activity.USER_LIST_MAX + 1)
-    if len(users) <= activity.USER_LIST_MAX:
-        return {"users": users, "user_typed": False}
-    chosen = ""
-    if filters.actor is not None:
-        from accounts.models import User
-
-        found = User.objects.filter(pk=filters.actor).first()
-        chosen = activity.user_tag(found) if found else str(filters.actor)
-    return {"users": [], "user_typed": True, "user_chosen": chosen}
 
 
 @login_required

@@ -171,7 +171,7 @@ def _named(name: str, today: date) -> Period:
 # needs them); the recent, unsettled days (today, and yesterday until 1 a.m.) live.
 SETTLE_DELAY = timedelta(hours=1)
 TOP_KEPT = 100  # totals kept per rollup of a top list
-ROLLUPS_PER_DAY = 600  # top lists kept a day (beat's take 24): custom periods past it are summed
+ROLLUPS_PER_DAY = 600  # custom periods' top lists kept a day; past it they are summed
 TOP_BY = {  # what each analytics list ranks
     Kind.ASSET_VIEW: "object_id",
     Kind.DOWNLOAD: "object_id",
@@ -305,7 +305,7 @@ def top_totals(period: Period, kinds=tuple(TOP_BY), limit: int = TOP) -> dict[st
             by = TOP_BY[kind]
             key = obj if by == "object_id" else user if by == "user_id" else key
             live[kind][key] = live[kind].get(key, 0) + int(n)
-    rollups = _rollups(settled, kinds) if settled is not None else {}
+    rollups = _rollups(settled, kinds)[0] if settled is not None else {}
     out = {}
     for kind in kinds:
         out[kind] = _merged_top(kind, settled, rollups.get(kind), live[kind], period, limit)
@@ -369,18 +369,32 @@ def _sums(kind: str, settled: Period, keys: list) -> dict:
     return {key: int(n) for key, n in rows}
 
 
-def _rollups(settled: Period, kinds) -> dict[str, UsageTop]:
-    """The settled days' top lists, made now for the kinds that have none yet."""
+def _rollups(settled: Period, kinds) -> tuple[dict[str, UsageTop], int]:
+    """The settled days' top lists, made now for the kinds that have none yet (kept,
+    unless custom periods already made ROLLUPS_PER_DAY today), and how many were made."""
     found = {
         r.kind: r
         for r in UsageTop.objects.filter(kind__in=kinds, start=settled.start, end=settled.end)
     }
     made = [rollup_compute(kind, settled) for kind in kinds if kind not in found]
-    if made:
-        day_ago = timezone.now() - timedelta(days=1)
-        if UsageTop.objects.filter(computed_at__gte=day_ago).count() < ROLLUPS_PER_DAY:
-            UsageTop.objects.bulk_create(made, ignore_conflicts=True)
-    return found | {r.kind: r for r in made}
+    if made and (_offered(settled) or _custom_rollups_today() < ROLLUPS_PER_DAY):
+        UsageTop.objects.bulk_create(made, ignore_conflicts=True)
+    return found | {r.kind: r for r in made}, len(made)
+
+
+def _offered(settled: Period) -> bool:
+    """Whether these are the settled days of a period the dashboard offers today."""
+    today = timezone.localdate()
+    days = (today - settled.start).days + 1
+    return settled.end == settled_end() and days in PERIODS.values()
+
+
+def _custom_rollups_today() -> int:
+    last = settled_end()
+    starts = [timezone.localdate() - timedelta(days=d - 1) for d in PERIODS.values()]
+    day_ago = timezone.now() - timedelta(days=1)
+    offered = UsageTop.objects.filter(end=last, start__in=starts)
+    return UsageTop.objects.filter(computed_at__gte=day_ago).exclude(pk__in=offered).count()
 
 
 def rollups_forget(day: date) -> None:
@@ -420,13 +434,7 @@ def rollups_refresh(now=None) -> int:
         settled = Period(today - timedelta(days=days - 1), last, "")
         if settled.start > last:
             continue
-        have = set(
-            UsageTop.objects.filter(start=settled.start, end=last).values_list("kind", flat=True)
-        )
-        missing = [kind for kind in TOP_BY if kind not in have]
-        if missing:
-            _rollups(settled, missing)
-            made += len(missing)
+        made += _rollups(settled, tuple(TOP_BY))[1]
     week_ago = (now or timezone.now()) - timedelta(days=7)
     UsageTop.objects.filter(computed_at__lt=week_ago).delete()
     return made

@@ -18,15 +18,9 @@ def audit_record(
     data: dict | None = None,
 ) -> AuditEvent:
     """Record one audited action; called inside the service's transaction."""
-    actor_id = getattr(actor, "pk", None) if actor is not None else None
-    return AuditEvent.objects.create(
-        actor_id=actor_id,
-        verb=verb,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        data=data or {},
-        ip=client_ip.get(),
-    )
+    event = _event(actor, verb, obj, obj.pk if obj is not None else None, data)
+    event.save(force_insert=True)
+    return event
 
 
 def audit_record_many(
@@ -34,21 +28,18 @@ def audit_record_many(
 ) -> None:
     """Record the same action on many objects in one insert: (model or instance, pk,
     data) each."""
-    actor_id = getattr(actor, "pk", None) if actor is not None else None
-    ip = client_ip.get()
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor_id=actor_id,
-                verb=verb,
-                object_type=model._meta.label_lower,
-                object_id=str(pk),
-                data=data,
-                ip=ip,
-            )
-            for model, pk, data in objects
-        ],
-        batch_size=1000,
+    events = [_event(actor, verb, model, pk, data) for model, pk, data in objects]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def _event(actor, verb: str, model, pk, data: dict | None) -> AuditEvent:
+    return AuditEvent(
+        actor_id=getattr(actor, "pk", None) if actor is not None else None,
+        verb=verb,
+        object_type=model._meta.label_lower if model is not None else "",
+        object_id=str(pk) if model is not None else "",
+        data=data or {},
+        ip=client_ip.get(),
     )
 
 

@@ -88,9 +88,11 @@ def bump(
 
 
 def _backfilled(day: date | None) -> None:
+    if day is None:  # today's counters (every bump on a request): nothing is rolled up
+        return
     from dam import reports
 
-    if day is not None and day <= reports.settled_end():
+    if day <= reports.settled_end():
         reports.rollups_forget(day)
 
 

@@ -196,6 +196,9 @@ def test_custom_periods_stop_keeping_rollups_past_a_daily_cap(monkeypatch):
         assert got[Kind.SEARCH] == _truth(period, Kind.SEARCH, 3)
     assert UsageTop.objects.filter(start=first.start).count() == len(reports.TOP_BY)
     assert not UsageTop.objects.filter(start=second.start).exists()  # summed, not kept
+    year = _period(364)  # an offered period is kept whatever custom ones made
+    reports.top_totals(year)
+    assert UsageTop.objects.filter(start=year.start).count() == len(reports.TOP_BY)
 
 
 def test_a_backfill_into_settled_days_makes_their_rollups_stale():
