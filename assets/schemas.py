@@ -105,12 +105,21 @@ def _folder_visible(asset, request) -> bool:
     return policy.access_for(user).level_on_chain(asset.ancestors) > Level.NONE
 
 
-def asset_out(asset, request=None) -> dict:
-    thumb = None
-    if asset.processing_status == "ready":
-        thumb = reverse("assets:rendition", args=[asset.pk, "thumb"]) + f"?v={asset.version}"
+def _thumbnail_url(asset, request) -> str:
+    """The asset's thumbnail URL (absolute with a request). The URL around the id is
+    reversed once per request: reverse() costs more than the rest of an asset's output."""
+    parts = getattr(request, "_dam_thumbnail_url", None)
+    if parts is None:
+        head, tail = reverse("assets:rendition", args=[0, "thumb"]).rsplit("/0/", 1)
+        head = request.build_absolute_uri(f"{head}/") if request is not None else f"{head}/"
+        parts = (head, f"/{tail}?v=")
         if request is not None:
-            thumb = request.build_absolute_uri(thumb)
+            request._dam_thumbnail_url = parts
+    return f"{parts[0]}{asset.pk}{parts[1]}{asset.version}"
+
+
+def asset_out(asset, request=None) -> dict:
+    thumb = _thumbnail_url(asset, request) if asset.processing_status == "ready" else None
     return {
         "id": asset.pk,
         "public_id": asset.public_id,

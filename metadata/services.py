@@ -704,20 +704,29 @@ def field_delete(*, actor, field: MetadataField) -> None:
         transaction.on_commit(lambda: strip_field_values.delay(external_id), robust=True)
 
 
-def field_values_strip(*, external_id: str, batch: int = 1000) -> int:
-    """Remove a deleted field's values from every asset, `batch` rows per statement."""
-    total = 0
+def field_values_strip(*, external_id: str, batch: int = 5000) -> int:
+    """Remove a deleted field's values from every asset (trash included), walking the
+    ids `batch` at a time: each statement is short, and the whole walk reads the table
+    once (the search index serves containment, not key tests, so looking for the key
+    again after each batch would scan the table again)."""
+    total, after = 0, 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE assets_asset SET metadata = metadata - %s WHERE id IN ("
-                " SELECT id FROM assets_asset WHERE metadata ? %s LIMIT %s FOR UPDATE)",
-                [external_id, external_id, batch],
+                "SELECT max(id) FROM (SELECT id FROM assets_asset WHERE id > %s"
+                " ORDER BY id LIMIT %s) b",
+                [after, batch],
             )
-            changed = cursor.rowcount
-        total += changed
-        if changed < batch:
-            return total
+            upto = cursor.fetchone()[0]
+            if upto is None:
+                return total
+            cursor.execute(
+                "UPDATE assets_asset SET metadata = metadata - %s"
+                " WHERE id > %s AND id <= %s AND metadata ? %s",
+                [external_id, after, upto, external_id],
+            )
+            total += cursor.rowcount
+        after = upto
 
 
 def assets_using(field: MetadataField) -> int:

@@ -255,6 +255,87 @@ def test_api_search_with_facets_and_paging(client, world):
     assert folder.status_code == 404  # an invisible folder does not exist
 
 
+def test_api_search_answers_what_its_schema_would(client, world, monkeypatch):
+    """The search endpoint renders its page without ninja validating it again (48 assets
+    cost more to validate than to find): the body is byte for byte what validation through
+    SearchPage would have rendered, thumbnails, delivery URLs, dates and facets included."""
+    from dam.api import api
+
+    Asset.objects.filter(pk=world["cat"].pk).update(
+        processing_status="ready", version=3, duration=1.5, expires_at=timezone.now()
+    )
+    Asset.objects.filter(pk=world["logo"].pk).update(processing_status="ready")
+    client.force_login(world["admin"])
+    url = f"{API}/search?expression=type:image&sort=display_name&page_size=2"
+    fast = client.get(url, secure=True, HTTP_HOST="testserver")
+    original = api.create_response
+
+    def validated(request, data, *, status=None, temporal_response=None):
+        if temporal_response is None:  # the view's own call: hand the dict to ninja
+            return data
+        return original(request, data, status=status, temporal_response=temporal_response)
+
+    monkeypatch.setattr(api, "create_response", validated)
+    slow = client.get(url, secure=True, HTTP_HOST="testserver")
+    assert fast.status_code == slow.status_code == 200
+    assert fast["Content-Type"] == slow["Content-Type"]
+    assert fast.content == slow.content
+    body = fast.json()
+    assert body["next"] and body["facets"]["type"] == {"image": 3}
+    thumbs = {a["id"]: a["thumbnail_url"] for a in body["results"]}
+    assert thumbs[world["cat"].pk] == (f"https://testserver/assets/{world['cat'].pk}/r/thumb/?v=3")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planner_costs_for_someone_who_sees_few_last_one_query(world):
+    """A user who sees few assets has their matches found under cheaper page costs (no
+    whole-library btree ANDed in), set for that query's transaction only; an admin's
+    search leaves the planner alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def default() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW random_page_cost")
+            return cursor.fetchone()[0]
+
+    before = default()
+    for user, expected in ((world["viewer"], 1), (world["admin"], 0)):
+        with CaptureQueriesContext(connection) as captured:
+            found = search_module.find(user, search_module.Params(expression="type:image"))
+        assert found.count >= 1
+        set_costs = [q for q in captured.captured_queries if "random_page_cost" in q["sql"]]
+        assert len(set_costs) == expected
+        assert default() == before  # SET LOCAL: gone with the transaction
+
+
+def test_thumbnail_urls_follow_the_script_prefix(world, rf):
+    """The thumbnail URL is reversed once per request, around the asset's id."""
+    from django.urls import reverse
+    from django.urls.base import get_script_prefix, set_script_prefix
+
+    from assets.schemas import asset_out
+
+    cat, logo = world["cat"], world["logo"]
+    Asset.objects.filter(pk__in=[cat.pk, logo.pk]).update(processing_status="ready")
+    cat.refresh_from_db()
+    logo.refresh_from_db()
+    before = get_script_prefix()
+    set_script_prefix("/dam/")
+    try:
+        request = rf.get("/dam/api/v1/search", HTTP_HOST="testserver")
+        out = [asset_out(a, request)["thumbnail_url"] for a in (cat, logo)]
+        expected = [reverse("assets:rendition", args=[a.pk, "thumb"]) for a in (cat, logo)]
+        assert expected[0].startswith("/dam/assets/")
+        assert out == [
+            f"http://testserver{path}?v={a.version}"
+            for path, a in zip(expected, (cat, logo), strict=True)
+        ]
+        assert asset_out(cat)["thumbnail_url"] == f"{expected[0]}?v={cat.version}"
+    finally:
+        set_script_prefix(before)
+
+
 def test_counts_and_facets_are_bounded_past_the_limit(client, world, monkeypatch):
     """Past COUNT_LIMIT matches the count says "more than", facets count FACET_SAMPLE of
     the matches, best match ranks COUNT_LIMIT of them; next links still reach every row."""

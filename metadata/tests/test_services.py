@@ -300,6 +300,23 @@ def test_deleted_field_values_are_stripped_from_assets(
     assert services.field_values_strip(external_id="person") == 0  # idempotent
 
 
+def test_field_values_strip_walks_every_batch(master, three_levels):
+    """Batches of ids, not of matches: rows without the key between them are skipped,
+    and every holder is reached, the last batch's too."""
+    folder = make_folder("/Batches", actor=master)
+    held = [make_asset(folder, actor=master, metadata={"person": ["john_smith"]}) for _ in range(4)]
+    other = make_asset(folder, actor=master, metadata={"category": "customer"})
+    held.append(
+        make_asset(folder, actor=master, metadata={"person": ["mary_rose"], "category": "customer"})
+    )
+    assert services.field_values_strip(external_id="person", batch=2) == 5
+    for asset in held:
+        asset.refresh_from_db()
+        assert "person" not in asset.metadata
+    other.refresh_from_db()
+    assert other.metadata == {"category": "customer"}
+
+
 def test_rules_reorder(master, three_levels):
     person = three_levels["person"]
     qa, devops = three_levels["rules"]["qa"], three_levels["rules"]["devops"]

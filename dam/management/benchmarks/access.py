@@ -56,7 +56,7 @@ from dam.management.benchmarks import (
 )
 
 # Bump when the generator changes, so an old bench database is rebuilt, not reused.
-DATASET_VERSION = 1
+DATASET_VERSION = 2  # 2: rows written in id order, as uploads arrive
 MAX_DEPTH = 5  # folder depths 0..4
 LEVELS = (Level.VIEW, Level.CONTRIBUTE, Level.EDIT, Level.MANAGE)
 LEVEL_WEIGHTS = (40, 25, 20, 15)
@@ -506,7 +506,9 @@ def build(plan: Plan, options: dict, say, asset_columns: dict | None = None) -> 
 def _insert_assets(cursor, plan: Plan, options: dict, now, overrides: dict) -> None:
     """One INSERT ... SELECT of every asset. Column expressions may use `t.id` (1..n, in
     creation order), `t.folder_id`, `t.created_at`, `k.type`/`k.format`/`k.prefix` (the
-    kind, by id % 10) and random() (seeded); `%%` is a literal percent sign."""
+    kind, by id % 10) and random() (seeded); `%%` is a literal percent sign. Rows are
+    written in id order, so the table lies in creation order as a library's uploads do
+    (not grouped by kind, which would cluster each type and metadata value on disk)."""
     cursor.execute(
         "CREATE TEMP TABLE bench_asset_counts (folder_id bigint, n integer) ON COMMIT DROP"
     )
@@ -575,6 +577,7 @@ def _insert_assets(cursor, plan: Plan, options: dict, now, overrides: dict) -> N
             ) s
         ) t
         JOIN bench_kinds k ON k.k = t.id %% 10
+        ORDER BY t.id
     """
     cursor.execute(statement, params)
 

@@ -43,7 +43,7 @@ from dam.management.benchmarks import (
 )
 from dam.management.benchmarks import database as bench_db
 
-DATASET_VERSION = 1
+DATASET_VERSION = 2  # 2: rows written in id order (access.DATASET_VERSION 2)
 RESULT_PREFIX = "@@bench-search-result "
 USERS = access.DESIGNATED  # admin, narrow, broad
 WORDS = (
