@@ -26,3 +26,12 @@ def access_state(asset) -> str:
     from assets.delivery import effective_mode
 
     return effective_mode(asset)
+
+
+@register.simple_tag
+def id_url(name, pk, *args) -> str:
+    """`{% url name pk ... %}` for lists (tiles, folder trees): reversed once per URL name,
+    not once per row (dam.links)."""
+    from dam.links import id_path
+
+    return id_path(name, pk, *args)
