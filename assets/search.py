@@ -287,18 +287,18 @@ def compile_tree(node, schema) -> Q:
     return combined
 
 
-def expression_filter(expression: str) -> Q | None:
+def expression_filter(expression: str, schema=None) -> Q | None:
     """The Q of an expression; QuerySyntaxError (with a position) on a mistake."""
     from metadata import selectors as metadata_selectors
 
     tree = parse(expression)
     if tree is None:
         return None
-    return compile_tree(tree, metadata_selectors.schema_get())
+    return compile_tree(tree, schema if schema is not None else metadata_selectors.schema_get())
 
 
 # -- the search ----------------------------------------------------------------------------------
-def matching(user, params: Params) -> QuerySet:
+def matching(user, params: Params, schema=None) -> QuerySet:
     """Assets matching `params` that the user may view (folders or shared collections),
     in no particular order: what counts and facets are computed over."""
     qs = policy.visible_assets(user, Asset.objects.all(), minimum=Level.COLLECTION)
@@ -319,7 +319,7 @@ def matching(user, params: Params) -> QuerySet:
     if text is not None:
         qs = qs.filter(text)
     if params.expression:
-        extra = expression_filter(params.expression)
+        extra = expression_filter(params.expression, schema)
         if extra is not None:
             qs = qs.filter(extra)
     if params.similar is not None:
@@ -473,7 +473,7 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
         from metadata import selectors as metadata_selectors
 
         schema = metadata_selectors.schema_get()
-    matches = matching(user, params)
+    matches = matching(user, params, schema)
     few = _sees_few(user)
     collect = SMALL_LIBRARY if few else COUNT_LIMIT
     key, desc, ids_desc = _order(params)

@@ -286,6 +286,21 @@ def test_api_search_answers_what_its_schema_would(client, world, monkeypatch):
     assert thumbs[world["cat"].pk] == (f"https://testserver/assets/{world['cat'].pk}/r/thumb/?v=3")
 
 
+def test_a_search_reads_the_metadata_schema_once(client, world):
+    """The expression and the facets share one schema (one token query per request)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world["viewer"])
+    url = f"{API}/search?expression=metadata.category=employee&q=kitten"
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get(url).json()
+    assert [a["id"] for a in body["results"]] == [world["cat"].pk]
+    tokens = [q for q in captured.captured_queries if "metadata_schemarevision" in q["sql"]]
+    assert len(tokens) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_planner_costs_for_someone_who_sees_few_last_one_query(world):
     """A user who sees few assets has their matches found under cheaper page costs (no
