@@ -7,7 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 from django.db.models.functions import Lower
 
 
@@ -195,6 +195,16 @@ class Asset(models.Model):
                 F("tags"),
                 OpClass(F("metadata"), name="jsonb_path_ops"),
                 name="asset_search_gin",
+            ),
+            # Which assets hold a field at all (the key test the index above cannot
+            # answer): the metadata's keys, by a function that migration 0014 creates.
+            GinIndex(
+                Func(
+                    F("metadata"),
+                    function="dam_metadata_keys",
+                    output_field=ArrayField(models.TextField()),
+                ),
+                name="asset_metadata_keys",
             ),
             models.Index(fields=["folder", "-created_at"], name="asset_folder_created"),
             # The other sorts of search and the library read these in order, with LIMIT.

@@ -382,10 +382,11 @@ def found_facets(found: Found, schema=None) -> dict:
 
 
 # The planner's costs while it finds the matches of someone who sees few assets (for
-# this query only: SET LOCAL). Their visible rows are a few thousand cached heap pages,
-# so ANDing in a btree over the whole library (type: 200,000 entries for "video") to skip
-# some of those pages costs more than it saves; PostgreSQL's defaults (random_page_cost
-# 4, cpu_index_tuple_cost 0.005) price a page read far above an index entry.
+# this query only: SET LOCAL in a transaction of its own, so never inside a caller's).
+# Their visible rows are a few thousand cached heap pages, so ANDing in a btree over the
+# whole library (type: 200,000 entries for "video") to skip some of those pages costs
+# more than it saves; PostgreSQL's defaults (random_page_cost 4, cpu_index_tuple_cost
+# 0.005) price a page read far above an index entry.
 FEW_PLANNER = (
     "SELECT set_config('random_page_cost', '1.1', true),"
     " set_config('cpu_index_tuple_cost', '0.02', true)"
@@ -476,6 +477,8 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
     matches = matching(user, params, schema)
     few = _sees_few(user)
     collect = SMALL_LIBRARY if few else COUNT_LIMIT
+    # Inside a caller's transaction a SET LOCAL would outlive this query: no hint there.
+    cheap_pages = few and not connection.in_atomic_block
     key, desc, ids_desc = _order(params)
     order = f"k {'DESC' if desc else 'ASC'}, pk {'DESC' if ids_desc else 'ASC'}"
     read = matches.order_by().annotate(k=key).values("pk", "k", *FACETED)[: collect + 1]
@@ -487,8 +490,8 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
     counted: dict = {"type": {}, "format": {}, "tags": {}}
     if sql is not None:
         parts, facet_args = _facet_parts(schema)
-        with transaction.atomic() if few else nullcontext(), connection.cursor() as cursor:
-            if few:
+        with transaction.atomic() if cheap_pages else nullcontext(), connection.cursor() as cursor:
+            if cheap_pages:
                 cursor.execute(FEW_PLANNER)
             cursor.execute(
                 f"WITH m AS MATERIALIZED ({sql}), "

@@ -247,6 +247,7 @@ def _detail_context(request, field: MetadataField, **extra) -> dict:
         values_page=values_page,
         values_query=query,
         assets_using=services.assets_using(field),
+        assets_using_limit=services.USING_COUNTED,
         **extra,
     )
 

@@ -324,8 +324,23 @@ def test_planner_costs_for_someone_who_sees_few_last_one_query(world):
         assert default() == before  # SET LOCAL: gone with the transaction
 
 
+def test_planner_costs_are_left_alone_inside_a_callers_transaction(world):
+    """Inside a transaction (a job, a test) a SET LOCAL would last past the search: the
+    hint is skipped there, and the search finds the same."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        before = cursor.fetchone()[0]
+        found = search_module.find(world["viewer"], search_module.Params(q="kitten"))
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone()[0] == before
+    assert found.count == 1
+
+
 def test_thumbnail_urls_follow_the_script_prefix(world, rf):
-    """The thumbnail URL is reversed once per request, around the asset's id."""
+    """The thumbnail URL is reversed once per URL configuration and script prefix, around
+    the asset's id (dam.links), and made absolute with the request's host."""
     from django.urls import reverse
     from django.urls.base import get_script_prefix, set_script_prefix
 

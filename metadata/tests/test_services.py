@@ -300,6 +300,20 @@ def test_deleted_field_values_are_stripped_from_assets(
     assert services.field_values_strip(external_id="person") == 0  # idempotent
 
 
+def test_assets_using_counts_up_to_a_limit(master, three_levels):
+    """Holders are counted up to the limit (more answers limit + 1), trash included, and
+    an asset whose metadata lacks the key is not one."""
+    folder = make_folder("/Using", actor=master)
+    for _ in range(3):
+        make_asset(folder, actor=master, metadata={"person": ["john_smith"]})
+    make_asset(folder, actor=master, metadata={"category": "customer"})
+    person = three_levels["person"]
+    assert services.assets_using(person) == 3
+    assert services.assets_using(person, limit=2) == 3  # "more than 2"
+    assert services.assets_using(person, limit=5) == 3
+    assert services.assets_using(three_levels["category"]) == 1
+
+
 def test_field_values_strip_walks_every_batch(master, three_levels):
     """Batches of ids, not of matches: rows without the key between them are skipped,
     and every holder is reached, the last batch's too."""

@@ -104,6 +104,20 @@ def test_edit_delete_and_move_fields(client, master, three_levels):
     assert "Field “People” deleted." in messages_of(gone)
 
 
+def test_the_delete_dialog_says_how_many_assets_hold_the_field(
+    client, master, three_levels, monkeypatch
+):
+    folder = make_folder("/Holders", actor=master)
+    url = reverse("metadata:field", args=["person"])
+    client.force_login(master)
+    assert "No asset holds a value of this field." in client.get(url).text
+    for _ in range(2):
+        make_asset(folder, actor=master, metadata={"person": ["john_smith"]})
+    assert "2 assets hold a value of this field" in client.get(url).text
+    monkeypatch.setattr(services, "USING_COUNTED", 1)  # counted up to a limit
+    assert "More than 1 assets hold a value of this field" in client.get(url).text
+
+
 def test_drag_and_drop_reorder_endpoint(client, master, three_levels):
     client.force_login(master)
     url = reverse("metadata:fields_reorder")
