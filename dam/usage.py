@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import nullcontext
 from datetime import date
 
 from django.db import DatabaseError, connection, transaction
@@ -28,6 +29,13 @@ def search_key(*parts: str) -> str:
     return _SPACES.sub(" ", text.replace("\x00", "")).strip().lower()[:KEY_MAX]
 
 
+def _own_statement():
+    """A counter's one statement is atomic by itself; inside a caller's transaction it
+    runs in a savepoint, so a failure (logged, never raised) leaves that transaction
+    usable. Outside one, no BEGIN and COMMIT round trips."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
 def bump_many(kind: str, counts: dict[int, tuple[int, int]], day: date | None = None) -> None:
     """Several objects' counters at once ({object id: (count, bytes)}), one statement."""
     if not counts:
@@ -37,7 +45,7 @@ def bump_many(kind: str, counts: dict[int, tuple[int, int]], day: date | None = 
     day = day or timezone.localdate()
     rows = [(day, str(kind), int(pk), 0, "", int(n), int(b)) for pk, (n, b) in counts.items()]
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with _own_statement(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (day, kind, object_id, user_id, key, count, bytes) "
                 f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(rows))} "
@@ -74,7 +82,7 @@ def bump(
         int(size or 0),
     ]
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with _own_statement(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (day, kind, object_id, user_id, key, count, bytes) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) "

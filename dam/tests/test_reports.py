@@ -263,3 +263,36 @@ def test_the_storage_alert_threshold_is_a_preference(client, library):
     assert Preferences.objects.get(pk=1).storage_alert_bytes == int(1.5 * 1024**3)
     page = client.get("/settings/").content.decode()
     assert 'value="1.5"' in page and "Storage alert (GB)" in page
+
+
+def test_a_counter_that_fails_is_logged_and_leaves_the_callers_transaction_usable(caplog):
+    """Inside a transaction a counter runs in a savepoint: an out-of-range count is logged
+    (never raised) and the caller's transaction goes on."""
+    from django.db import connection
+
+    Kind = UsageDaily.Kind
+    usage.bump(Kind.SEARCH, key="fine")
+    with caplog.at_level("ERROR", logger="dam.usage"):
+        usage.bump(Kind.SEARCH, key="huge", count=2**63)  # bigint out of range
+        usage.bump_many(Kind.DOWNLOAD, {1: (2**63, 0)})
+    assert "were not recorded" in caplog.text
+    with connection.cursor() as cursor:  # the transaction was not aborted
+        cursor.execute("SELECT 1")
+    assert UsageDaily.objects.filter(key="fine", count=1).exists()
+    assert not UsageDaily.objects.filter(key="huge").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_counter_is_one_statement():
+    """No BEGIN/COMMIT around a counter when nothing else is in a transaction; a failure
+    is logged and the connection stays usable."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Kind = UsageDaily.Kind
+    with CaptureQueriesContext(connection) as captured:
+        usage.bump(Kind.SEARCH, key="kittens")
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["INSERT"]
+    usage.bump(Kind.SEARCH, key="huge", count=2**63)
+    usage.bump(Kind.SEARCH, key="kittens")
+    assert UsageDaily.objects.get(key="kittens").count == 2
