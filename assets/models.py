@@ -187,8 +187,8 @@ class Asset(models.Model):
             # can use it.
             # Metadata with jsonb_path_ops: one entry per path and value, so `@>` reads
             # the posting list of `region=emea` alone, where the default jsonb_ops ANDs the
-            # key's (every asset) with the value's (3x faster for a restricted user).
-            # It serves containment only: key tests (`?`) scan the table.
+            # key's (every asset) with the value's (a narrow user's scan: 4.8 -> 1.5 ms).
+            # It serves containment only: which assets hold a key is the next index's.
             GinIndex(
                 F("ancestors"),
                 F("search_vector"),
