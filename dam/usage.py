@@ -2,8 +2,9 @@
 a few thousand daily rows instead of millions of events. Each kind is counted by one of
 object_id, user_id or key (dam.reports.TOP_BY), the others left at their zero.
 
-A counter never fails what it counts: it runs in a savepoint and a database error is
-logged and dropped (a lost count is better than a lost download)."""
+A counter never fails what it counts: a database error is logged and dropped (a lost
+count is better than a lost download); inside a caller's transaction it runs in a
+savepoint, so that transaction goes on (see _own_statement)."""
 
 from __future__ import annotations
 
