@@ -301,41 +301,61 @@ def test_a_search_reads_the_metadata_schema_once(client, world):
     assert len(tokens) == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_planner_costs_for_someone_who_sees_few_last_one_query(world):
-    """A user who sees few assets has their matches found under cheaper page costs (no
-    whole-library btree ANDed in), set for that query's transaction only; an admin's
-    search leaves the planner alone."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def default() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW random_page_cost")
-            return cursor.fetchone()[0]
-
-    before = default()
-    for user, expected in ((world["viewer"], 1), (world["admin"], 0)):
-        with CaptureQueriesContext(connection) as captured:
-            found = search_module.find(user, search_module.Params(expression="type:image"))
-        assert found.count >= 1
-        set_costs = [q for q in captured.captured_queries if "random_page_cost" in q["sql"]]
-        assert len(set_costs) == expected
-        assert default() == before  # SET LOCAL: gone with the transaction
-
-
-def test_planner_costs_are_left_alone_inside_a_callers_transaction(world):
-    """Inside a transaction (a job, a test) a SET LOCAL would last past the search: the
-    hint is skipped there, and the search finds the same."""
+def _setting(name: str) -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SHOW random_page_cost")
-        before = cursor.fetchone()[0]
-        found = search_module.find(world["viewer"], search_module.Params(q="kitten"))
-        cursor.execute("SHOW random_page_cost")
-        assert cursor.fetchone()[0] == before
+        cursor.execute(f"SHOW {name}")
+        return cursor.fetchone()[0]
+
+
+PLANNED = ("cpu_index_tuple_cost", "random_page_cost")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_planner_settings_of_a_search_last_its_one_query(world):
+    """The matches are found under the search's planner settings (cheap heap pages too for
+    someone who sees few assets), sent with that query in one round trip, and gone after
+    it: outside a transaction, the next statement sees the defaults."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    before = {name: _setting(name) for name in PLANNED}
+    for user, cheap_pages in ((world["viewer"], True), (world["admin"], False)):
+        with CaptureQueriesContext(connection) as captured:
+            found = search_module.find(user, search_module.Params(expression="type:image"))
+        assert found.count >= 1
+        [collect] = [q["sql"] for q in captured.captured_queries if "WITH m AS" in q["sql"]]
+        assert collect.startswith("SELECT set_config(")
+        assert "set_config('cpu_index_tuple_cost', '0.05', true)" in collect
+        assert ("set_config('random_page_cost', '1.1', true)" in collect) is cheap_pages
+        assert not [q for q in captured.captured_queries if "set_config" in q["sql"]][1:]
+        assert {name: _setting(name) for name in PLANNED} == before
+
+
+def test_planned_sql_runs_under_its_settings_and_puts_a_callers_back(world):
+    """Inside a caller's transaction (a job, a test) the settings are put back to what the
+    caller had, its own SET LOCAL included, and the search finds the same."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL cpu_index_tuple_cost = 0.007")
+        cursor.execute(
+            search_module.planned(
+                {"cpu_index_tuple_cost": "0.03", "enable_indexscan": "off"},
+                "SELECT current_setting('cpu_index_tuple_cost'), "
+                "current_setting('enable_indexscan'), %s::int",
+            ),
+            [7],
+        )
+        cursor.nextset()
+        assert cursor.fetchall() == [("0.03", "off", 7)]
+    assert _setting("cpu_index_tuple_cost") == "0.007"
+    assert _setting("enable_indexscan") == "on"
+    before = {name: _setting(name) for name in PLANNED}
+    found = search_module.find(world["viewer"], search_module.Params(q="kitten"))
     assert found.count == 1
+    assert {name: _setting(name) for name in PLANNED} == before
 
 
 def test_thumbnail_urls_follow_the_script_prefix(world, rf):
