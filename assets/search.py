@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.core.exceptions import EmptyResultSet
-from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -219,7 +219,11 @@ def _metadata(term: Compare, key: str, schema) -> Q:
     if term.op == ":":
         return Q(**{f"{name}__icontains": value})
     if term.op in ("=", "!="):
-        q = Q(**{f"{name}__iexact": value})
+        # Exact in any case, as a term of the search index: `=<key>=<md5 of UPPER(value)>`
+        # (migration 0015), so a value few assets hold is an index probe, not a scan.
+        # `!=` is its opposite: assets without a value too, as for list fields.
+        held = "assets_asset.search_vector @@ quote_literal(dam_metadata_term(%s, %s))::tsquery"
+        q = Q(RawSQL(held, (f.external_id, value), output_field=BooleanField()))
         return ~q if term.op == "!=" else q
     _error(term, f"{f.label} is text: use : (contains) or = (exact)")
     raise AssertionError  # unreachable
@@ -549,11 +553,8 @@ def similar_to(qs: QuerySet, asset) -> QuerySet:
     """Assets that look like `asset` (perceptual-hash distance at most SIMILAR_WITHIN),
     annotated with `distance`; the asset itself and assets without a hash are left out."""
     from django.db.models import IntegerField
-    from django.db.models.expressions import RawSQL
 
     if not asset.phash:  # nothing looks like it; `distance` still exists for the sort
-        from django.db.models import Value
-
         return qs.annotate(distance=Value(0, output_field=IntegerField())).none()
     distance = RawSQL(
         "bit_count(('x' || assets_asset.phash)::bit(64) # ('x' || %s)::bit(64))",

@@ -188,6 +188,47 @@ def test_list_metadata_matches_blocked_values_too(world):
     assert ids(world["admin"], "metadata.category:employee") == {world["cat"].pk}
 
 
+def test_text_metadata_equals_any_case_through_the_search_index(world):
+    """`=` on a text field is exact but case-insensitive, answered by a term of the
+    search vector (a hash of the upper-cased value, never a typed word); `:` contains,
+    `!=` is every other asset; quotes, backslashes and long values are no different."""
+    from django.db import connection
+
+    from assets.models import SearchLexeme
+    from metadata import services as metadata_services
+
+    admin, cat, logo = world["admin"], world["cat"], world["logo"]
+    metadata_services.field_create(
+        actor=admin, label="Photographer", type="string", external_id="photographer"
+    )
+    metadata_services.field_create(actor=admin, label="Budget", type="number")
+    services.asset_update(actor=admin, asset=cat, metadata={"photographer": "Ana Silva"})
+    odd = 'O\'Brien \\ "Café" ' + "x" * 1900
+    services.asset_update(actor=admin, asset=logo, metadata={"photographer": odd, "budget": 7})
+    assert ids(admin, 'metadata.photographer="ana SILVA"') == {cat.pk}
+    assert ids(admin, 'metadata.photographer="Ana"') == set()  # the whole value
+    assert ids(admin, 'metadata.photographer="Ana Silvas"') == set()
+    assert ids(admin, "metadata.photographer:silv") == {cat.pk}
+    others = {logo.pk, world["hidden"].pk}  # without a value too, as for list fields
+    assert ids(admin, 'metadata.photographer!="ana silva"') == others
+    assert ids(admin, 'NOT metadata.photographer="ana silva"') == others
+    quoted = odd.replace("\\", "\\\\").replace('"', '\\"').lower()
+    assert ids(admin, f'metadata.photographer="{quoted}"') == {logo.pk}
+    assert ids(world["viewer"], 'metadata.photographer="ana silva"') == {cat.pk}
+    assert ids(world["viewer"], f'metadata.photographer="{quoted}"') == {logo.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_length(tsvector_to_array(dam_metadata_terms(metadata)), 1)"
+            " FROM assets_asset WHERE id = %s",
+            [logo.pk],
+        )
+        assert cursor.fetchone()[0] == 1  # the text value only, not the number
+    assert not SearchLexeme.objects.filter(word__startswith="=").exists()
+    services.asset_update(actor=admin, asset=cat, metadata={"photographer": "Ben Okafor"})
+    assert ids(admin, 'metadata.photographer="ana silva"') == set()
+    assert ids(admin, 'metadata.photographer="BEN OKAFOR"') == {cat.pk}
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [

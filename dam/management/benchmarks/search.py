@@ -68,6 +68,7 @@ QUERIES = (
     ("text, a rare word, best match first", {"q": "kitchen", "sort": "relevance"}),
     ("a tag", {"tags": "tag-5"}),
     ("a list metadata value", {"expression": "metadata.region=emea"}),
+    ("a text metadata value, any case", {"expression": 'metadata.photographer="ana silva"'}),
     (
         "metadata number and date ranges",
         {"expression": "metadata.budget>=50000 AND metadata.license_expiry<2027-01-01"},

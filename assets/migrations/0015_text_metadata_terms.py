@@ -1,0 +1,122 @@
+"""Exact text metadata search through the search index.
+
+`metadata.photographer="ana silva"` compared UPPER(value) on every asset: a scan of the
+whole library for a value few assets hold. Now the search vector also holds one term per
+text metadata value, `=<key>=<md5 of UPPER(value)>` (dam_metadata_term: fixed length
+whatever the value's, never a word of any text since words hold no `=`), which the
+search's GIN index finds like a word. The words table (SearchLexeme, for the word being
+typed) leaves them out, and the assets holding text values are re-indexed in batches.
+"""
+
+from django.db import migrations, transaction
+
+TERMS_SQL = r"""
+CREATE OR REPLACE FUNCTION dam_metadata_term(key text, value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT '=' || key || '=' || md5(upper(value))
+$$;
+
+CREATE OR REPLACE FUNCTION dam_metadata_terms(doc jsonb) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(doc) = 'object' THEN array_to_tsvector(ARRAY(
+        SELECT dam_metadata_term(key, value #>> '{}') FROM jsonb_each(doc)
+        WHERE jsonb_typeof(value) = 'string')) ELSE ''::tsvector END
+$$;
+
+CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
+BEGIN
+  NEW.search_vector :=
+    setweight(to_tsvector('simple', coalesce(NEW.display_name, '')), 'A') ||
+    setweight(to_tsvector('simple', coalesce(array_to_string(NEW.tags, ' '), '')), 'A') ||
+    setweight(to_tsvector('simple',
+      regexp_replace(coalesce(NEW.original_filename, ''), '[._-]+', ' ', 'g')), 'B') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.metadata)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.context)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(body, ' ') FROM assets_comment WHERE asset_id = NEW.id), '')), 'D') ||
+    dam_metadata_terms(NEW.metadata);
+  RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION assets_search_lexemes_insert() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO assets_searchlexeme (word)
+  SELECT DISTINCT w FROM new_rows, unnest(tsvector_to_array(new_rows.search_vector)) AS w
+  WHERE w NOT LIKE '=%'  -- text metadata terms: never typed
+  ORDER BY w  -- in order: two transactions adding the same new words wait, not deadlock
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION assets_search_lexemes_update() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO assets_searchlexeme (word)
+  SELECT DISTINCT w
+  FROM new_rows JOIN old_rows ON old_rows.id = new_rows.id,
+       unnest(tsvector_to_array(new_rows.search_vector)) AS w
+  WHERE new_rows.search_vector IS DISTINCT FROM old_rows.search_vector
+    AND w NOT LIKE '=%'
+  ORDER BY w
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+"""
+
+UNDO_SQL = r"""
+CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
+BEGIN
+  NEW.search_vector :=
+    setweight(to_tsvector('simple', coalesce(NEW.display_name, '')), 'A') ||
+    setweight(to_tsvector('simple', coalesce(array_to_string(NEW.tags, ' '), '')), 'A') ||
+    setweight(to_tsvector('simple',
+      regexp_replace(coalesce(NEW.original_filename, ''), '[._-]+', ' ', 'g')), 'B') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.metadata)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.context)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(body, ' ') FROM assets_comment WHERE asset_id = NEW.id), '')), 'D');
+  RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+DROP FUNCTION IF EXISTS dam_metadata_terms(jsonb);
+DROP FUNCTION IF EXISTS dam_metadata_term(text, text);
+"""
+
+BATCH = 5_000  # assets re-indexed per transaction: short row locks, writes go on
+
+
+def reindex_text_metadata(apps, schema_editor) -> None:
+    """Recompute the search vector of every asset holding a text metadata value (the
+    trigger runs on UPDATE OF metadata), a batch of ids per transaction."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM assets_asset")
+        low, high = cursor.fetchone()
+    if low is None:
+        return
+    for start in range(low, high + 1, BATCH):
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE assets_asset SET metadata = metadata WHERE id >= %s AND id < %s"
+                " AND dam_metadata_terms(metadata) <> ''::tsvector",
+                [start, start + BATCH],
+            )
+
+
+class Migration(migrations.Migration):
+    atomic = False  # the batches commit one by one
+
+    dependencies = [
+        ("assets", "0014_metadata_keys"),
+    ]
+
+    operations = [
+        migrations.RunSQL(TERMS_SQL, UNDO_SQL),
+        migrations.RunPython(reindex_text_metadata, migrations.RunPython.noop),
+    ]
