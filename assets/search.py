@@ -221,7 +221,8 @@ def _metadata(term: Compare, key: str, schema) -> Q:
     if term.op in ("=", "!="):
         # Exact in any case, as a term of the search index: `=<key>=<md5 of UPPER(value)>`
         # (migration 0015), so a value few assets hold is an index probe, not a scan.
-        # `!=` is its opposite: assets without a value too, as for list fields.
+        # `!=` is its opposite: assets without a value too, as for list fields. (The term
+        # is the key's [A-Za-z0-9_-] and hex: quote_literal makes it one tsquery lexeme.)
         held = "assets_asset.search_vector @@ quote_literal(dam_metadata_term(%s, %s))::tsquery"
         q = Q(RawSQL(held, (f.external_id, value), output_field=BooleanField()))
         return ~q if term.op == "!=" else q
@@ -398,8 +399,8 @@ PLANNER = {"cpu_index_tuple_cost": "0.05"}
 FEW_PLANNER = {**PLANNER, "random_page_cost": "1.1"}
 
 
-def planned(settings: dict[str, str], sql: str) -> str:
-    """`sql` run under planner `settings` and only it: the settings are changed before
+def planned(config: dict[str, str], sql: str) -> str:
+    """`sql` run under planner settings `config` and only it: they are changed before
     and put back after, in the same round trip. Statements sent together run in one
     transaction, which the settings end with; inside a caller's transaction they are put
     back to what they were (a failing query aborts the caller's transaction or
@@ -408,10 +409,10 @@ def planned(settings: dict[str, str], sql: str) -> str:
     save = ", ".join(
         f"set_config('dam.was_{name}', current_setting('{name}'), true), "
         f"set_config('{name}', '{value}', true)"
-        for name, value in settings.items()
+        for name, value in config.items()
     )
     restore = ", ".join(
-        f"set_config('{name}', current_setting('dam.was_{name}'), true)" for name in settings
+        f"set_config('{name}', current_setting('dam.was_{name}'), true)" for name in config
     )
     return f"SELECT {save}; {sql}; SELECT {restore}"
 

@@ -2175,3 +2175,32 @@ def _first_public_download(link, asset_ids: list[int]) -> bool:
     link_key = hashlib.sha256(link.token.encode()).hexdigest()[:20]
     key = f"download-audit:{link_key}:{','.join(map(str, asset_ids))}:{client_ip.get() or ''}"
     return cache.add(key, 1, PUBLIC_DOWNLOAD_AUDIT_EVERY)
+
+
+# -- search index upkeep ------------------------------------------------------------------------
+SEARCH_REINDEX_BATCH = 5_000
+
+
+def search_vectors_rebuild(*, batch: int = SEARCH_REINDEX_BATCH, say=None) -> int:
+    """Recompute every asset's search vector (the trigger runs on UPDATE OF metadata), a
+    batch of ids per transaction, so writes go on: after a change of the database's locale
+    or of its libc/ICU case rules, since words are lower-cased and text metadata terms
+    upper-cased when an asset is written. Returns how many assets were re-indexed."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM assets_asset")
+        low, high = cursor.fetchone()
+    done = 0
+    if low is None:
+        return done
+    for start in range(low, high + 1, batch):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE assets_asset SET metadata = metadata WHERE id >= %s AND id < %s",
+                [start, start + batch],
+            )
+            done += cursor.rowcount
+        if say is not None:
+            say(done, high - low + 1)
+    return done

@@ -2,15 +2,45 @@
 
 `metadata.photographer="ana silva"` compared UPPER(value) on every asset: a scan of the
 whole library for a value few assets hold. Now the search vector also holds one term per
-text metadata value, `=<key>=<md5 of UPPER(value)>` (dam_metadata_term: fixed length
-whatever the value's, never a word of any text since words hold no `=`), which the
-search's GIN index finds like a word. The words table (SearchLexeme, for the word being
-typed) leaves them out, and the assets holding text values are re-indexed in batches.
+string value of the metadata (text fields; list and date values are strings too, and
+cost a few small posting lists), `=<key>=<md5 of UPPER(value)>` (dam_metadata_term:
+fixed length whatever the value's, never a word of any text since words hold no `=`),
+which the search's GIN index finds like a word. The words table (SearchLexeme, for the
+word being typed) leaves them out. The assets holding string values are re-indexed in
+batches (`manage.py search_reindex` does the same for every asset, after a change of the
+database's locale or of its libc/ICU case rules, as UPPER() is applied when written),
+then the table is vacuumed: every re-indexed row was rewritten.
 """
 
 from django.db import migrations, transaction
 
 TERMS_SQL = r"""
+-- The words table leaves the terms out: first, so no write in between adds them.
+CREATE OR REPLACE FUNCTION assets_search_lexemes_insert() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO assets_searchlexeme (word)
+  SELECT DISTINCT w FROM new_rows, unnest(tsvector_to_array(new_rows.search_vector)) AS w
+  WHERE w NOT LIKE '=%'  -- text metadata terms: never typed
+  ORDER BY w  -- in order: two transactions adding the same new words wait, not deadlock
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION assets_search_lexemes_update() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO assets_searchlexeme (word)
+  SELECT DISTINCT w
+  FROM new_rows JOIN old_rows ON old_rows.id = new_rows.id,
+       unnest(tsvector_to_array(new_rows.search_vector)) AS w
+  WHERE new_rows.search_vector IS DISTINCT FROM old_rows.search_vector
+    AND w NOT LIKE '=%'
+  ORDER BY w
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+
 CREATE OR REPLACE FUNCTION dam_metadata_term(key text, value text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT '=' || key || '=' || md5(upper(value))
@@ -41,30 +71,8 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION assets_search_lexemes_insert() RETURNS trigger AS $$
-BEGIN
-  INSERT INTO assets_searchlexeme (word)
-  SELECT DISTINCT w FROM new_rows, unnest(tsvector_to_array(new_rows.search_vector)) AS w
-  WHERE w NOT LIKE '=%'  -- text metadata terms: never typed
-  ORDER BY w  -- in order: two transactions adding the same new words wait, not deadlock
-  ON CONFLICT DO NOTHING;
-  RETURN NULL;
-END
-$$ LANGUAGE plpgsql;
+DELETE FROM assets_searchlexeme WHERE word LIKE '=%';
 
-CREATE OR REPLACE FUNCTION assets_search_lexemes_update() RETURNS trigger AS $$
-BEGIN
-  INSERT INTO assets_searchlexeme (word)
-  SELECT DISTINCT w
-  FROM new_rows JOIN old_rows ON old_rows.id = new_rows.id,
-       unnest(tsvector_to_array(new_rows.search_vector)) AS w
-  WHERE new_rows.search_vector IS DISTINCT FROM old_rows.search_vector
-    AND w NOT LIKE '=%'
-  ORDER BY w
-  ON CONFLICT DO NOTHING;
-  RETURN NULL;
-END
-$$ LANGUAGE plpgsql;
 """
 
 UNDO_SQL = r"""
@@ -92,7 +100,7 @@ BATCH = 5_000  # assets re-indexed per transaction: short row locks, writes go o
 
 
 def reindex_text_metadata(apps, schema_editor) -> None:
-    """Recompute the search vector of every asset holding a text metadata value (the
+    """Recompute the search vector of every asset holding a string metadata value (the
     trigger runs on UPDATE OF metadata), a batch of ids per transaction."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
@@ -119,4 +127,5 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(TERMS_SQL, UNDO_SQL),
         migrations.RunPython(reindex_text_metadata, migrations.RunPython.noop),
+        migrations.RunSQL("VACUUM ANALYZE assets_asset", migrations.RunSQL.noop),
     ]

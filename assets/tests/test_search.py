@@ -229,6 +229,26 @@ def test_text_metadata_equals_any_case_through_the_search_index(world):
     assert ids(admin, 'metadata.photographer="BEN OKAFOR"') == {cat.pk}
 
 
+def test_search_reindex_recomputes_every_search_vector(world):
+    """`manage.py search_reindex` rebuilds the vectors in batches (after a locale change)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    admin, cat = world["admin"], world["cat"]
+    Asset.objects.filter(pk=cat.pk).update(search_vector="")  # as if written by other rules
+    assert ids(admin, q="kitten") == {world["hidden"].pk}
+    assert ids(admin, "metadata.category=employee") == {cat.pk}  # a list: not the vector
+    out = StringIO()
+    call_command("search_reindex", "--batch", "1", "-v", "2", stdout=out)
+    assert f"Re-indexed {Asset.objects.count()} assets." in out.getvalue()
+    assert "assets re-indexed (ids span" in out.getvalue()  # progress per batch
+    assert ids(admin, q="kitten") == {cat.pk, world["hidden"].pk}
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("search_reindex", "--batch", "0")
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
@@ -372,6 +392,17 @@ def test_the_planner_settings_of_a_search_last_its_one_query(world):
         assert ("set_config('random_page_cost', '1.1', true)" in collect) is cheap_pages
         assert not [q for q in captured.captured_queries if "set_config" in q["sql"]][1:]
         assert {name: _setting(name) for name in PLANNED} == before
+    with connection.cursor() as cursor:  # outside a transaction: in force for the query
+        cursor.execute(
+            search_module.planned(
+                search_module.FEW_PLANNER,
+                "SELECT current_setting('cpu_index_tuple_cost'), "
+                "current_setting('random_page_cost')",
+            )
+        )
+        cursor.nextset()
+        assert cursor.fetchall() == [("0.05", "1.1")]
+    assert {name: _setting(name) for name in PLANNED} == before
 
 
 def test_planned_sql_runs_under_its_settings_and_puts_a_callers_back(world):
