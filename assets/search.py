@@ -219,10 +219,11 @@ def _metadata(term: Compare, key: str, schema) -> Q:
     if term.op == ":":
         return Q(**{f"{name}__icontains": value})
     if term.op in ("=", "!="):
-        # Exact in any case, as a term of the search index: `=<key>=<md5 of UPPER(value)>`
-        # (migration 0015), so a value few assets hold is an index probe, not a scan.
-        # `!=` is its opposite: assets without a value too, as for list fields. (The term
-        # is the key's [A-Za-z0-9_-] and hex: quote_literal makes it one tsquery lexeme.)
+        # Exact in any case, as a term of the search index: `=` and the MD5 of
+        # `<key>=<UPPER(value)>` in base64 (migration 0015), so a value few assets hold is
+        # an index probe, not a scan. `!=` is its opposite: assets without a value too, as
+        # for list fields. (No quote or backslash in the term: quote_literal makes it one
+        # tsquery lexeme.)
         held = "assets_asset.search_vector @@ quote_literal(dam_metadata_term(%s, %s))::tsquery"
         q = Q(RawSQL(held, (f.external_id, value), output_field=BooleanField()))
         return ~q if term.op == "!=" else q

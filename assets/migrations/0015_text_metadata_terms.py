@@ -2,12 +2,13 @@
 
 `metadata.photographer="ana silva"` compared UPPER(value) on every asset: a scan of the
 whole library for a value few assets hold. Now the search vector also holds one term per
-string value of the metadata (text fields; list and date values are strings too, and
-cost a few small posting lists), `=<key>=<md5 of UPPER(value)>` (dam_metadata_term:
-fixed length whatever the value's, never a word of any text since words hold no `=`),
-which the search's GIN index finds like a word. The words table (SearchLexeme, for the
-word being typed) leaves them out. The assets holding string values are re-indexed in
-batches (`manage.py search_reindex` does the same for every asset, after a change of the
+value of a text field, `=` and the MD5 of `<key>=<UPPER(value)>` in base64
+(dam_metadata_term: 23 characters whatever the value's length, never a word of any text
+since words hold no `=`), which the search's GIN index finds like a word. A value
+exists only while its field does (deleting a field strips its values), so the trigger
+reads which fields are text. The words table (SearchLexeme, for the word being typed)
+leaves the terms out. The assets holding text values are re-indexed in batches
+(`manage.py search_reindex` does the same for every asset, after a change of the
 database's locale or of its libc/ICU case rules, as UPPER() is applied when written),
 then the table is vacuumed: every re-indexed row was rewritten.
 """
@@ -43,14 +44,16 @@ $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION dam_metadata_term(key text, value text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT '=' || key || '=' || md5(upper(value))
+    SELECT '=' || rtrim(encode(decode(md5(key || '=' || upper(value)), 'hex'), 'base64'), '=')
 $$;
 
 CREATE OR REPLACE FUNCTION dam_metadata_terms(doc jsonb) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN jsonb_typeof(doc) = 'object' THEN array_to_tsvector(ARRAY(
-        SELECT dam_metadata_term(key, value #>> '{}') FROM jsonb_each(doc)
-        WHERE jsonb_typeof(value) = 'string')) ELSE ''::tsvector END
+        SELECT dam_metadata_term(e.key, e.value #>> '{}')
+        FROM jsonb_each(doc) e
+        JOIN metadata_metadatafield f ON f.external_id = e.key AND f.type = 'string'
+        WHERE jsonb_typeof(e.value) = 'string')) ELSE ''::tsvector END
 $$;
 
 CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
@@ -100,7 +103,7 @@ BATCH = 5_000  # assets re-indexed per transaction: short row locks, writes go o
 
 
 def reindex_text_metadata(apps, schema_editor) -> None:
-    """Recompute the search vector of every asset holding a string metadata value (the
+    """Recompute the search vector of every asset holding a text field's value (the
     trigger runs on UPDATE OF metadata), a batch of ids per transaction."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
@@ -122,6 +125,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("assets", "0014_metadata_keys"),
+        ("metadata", "0002_schema_revision"),  # the trigger reads which fields are text
     ]
 
     operations = [

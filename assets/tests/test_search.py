@@ -223,6 +223,12 @@ def test_text_metadata_equals_any_case_through_the_search_index(world):
             [logo.pk],
         )
         assert cursor.fetchone()[0] == 1  # the text value only, not the number
+        cursor.execute(
+            "SELECT tsvector_to_array(dam_metadata_terms(%s::jsonb))",
+            ['{"category": "employee", "photographer": "Ana Silva", "gone": "x"}'],
+        )
+        [term] = cursor.fetchone()[0]  # text fields only: not a list's, not an unknown key's
+        assert term.startswith("=") and len(term) == 23
     assert not SearchLexeme.objects.filter(word__startswith="=").exists()
     services.asset_update(actor=admin, asset=cat, metadata={"photographer": "Ben Okafor"})
     assert ids(admin, 'metadata.photographer="ana silva"') == set()

@@ -420,9 +420,12 @@ class _Steps:
         self.say(f"  {label}: {seconds:.1f} s")
 
 
-def build(plan: Plan, options: dict, say, asset_columns: dict | None = None) -> dict:
+def build(
+    plan: Plan, options: dict, say, asset_columns: dict | None = None, before_assets=None
+) -> dict:
     """Load the plan. `asset_columns` overrides the SQL expressions of asset columns (see
-    `_insert_assets`), e.g. `bench search` gives its assets words, tags and metadata."""
+    `_insert_assets`), e.g. `bench search` gives its assets words, tags and metadata;
+    `before_assets()` runs once the users and folders exist (its metadata fields)."""
     User = get_user_model()
     memberships = User.groups.through
     permission = {
@@ -476,6 +479,8 @@ def build(plan: Plan, options: dict, say, asset_columns: dict | None = None) -> 
                 _reset_sequence(cursor, model)
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # check the small tables now
 
+        if before_assets is not None:
+            before_assets()
         table = Asset._meta.db_table
         with step(f"assets ({options['assets']:,}, indexes and foreign keys off)"):
             indexes = _drop_secondary_indexes(cursor, table)
