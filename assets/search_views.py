@@ -68,8 +68,26 @@ def panel_terms(get, schema) -> list[str]:
         else:
             value = get.get(key, "").strip()[:200]
             if value:
-                out.append(f"metadata.{f.external_id}:{_quote_value(value)}")
+                op = "=" if get.get(f"{key}_match") == "exact" else ":"
+                out.append(f"metadata.{f.external_id}{op}{_quote_value(value)}")
     return out
+
+
+def with_panel(get, schema) -> str:
+    """The search `get` asks for as the query language alone: the Advanced panel's inputs
+    (and the uploader) folded into `expression`, their own keys dropped. What a saved
+    search keeps, so its link finds the same assets."""
+    terms = panel_terms(get, schema)
+    if policy.is_valid_id(get.get("p_uploader")):
+        terms.append(f"uploader:{int(get['p_uploader'])}")
+    own = get.copy()
+    for key in list(own):
+        if key.startswith(("p_", "m_")) or key == "page":
+            del own[key]
+    if terms:
+        typed = own.get("expression", "").strip()
+        own["expression"] = " ".join(filter(None, [f"({typed})" if typed else "", *terms]))
+    return own.urlencode()
 
 
 class OpenPage:
@@ -199,6 +217,7 @@ def search_page(request):
                 "min": get.get(f"m_{f.external_id}_min", ""),
                 "max": get.get(f"m_{f.external_id}_max", ""),
                 "text": get.get(f"m_{f.external_id}", "") if not f.is_list else "",
+                "exact": get.get(f"m_{f.external_id}_match") == "exact",
             }
             for f in schema.fields
         ],
@@ -214,9 +233,7 @@ def search_page(request):
     }
     from assets.models import SavedSearch
 
-    own = request.GET.copy()
-    own.pop("page", None)
-    context["current_query"] = own.urlencode()
+    context["current_query"] = with_panel(get, schema)
     context["saved"] = list(SavedSearch.objects.filter(user=user)[:200])
     status = 200
     if searched:

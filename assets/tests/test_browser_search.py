@@ -117,3 +117,44 @@ def test_a_broad_search_says_more_than_and_pages_on(live_server, page, monkeypat
     assert {seen, other} == {"kitten-day", "kitten-night"}
     expect(page.get_by_role("link", name="Next")).to_have_count(0)  # the secret one is not there
     expect(page.get_by_role("link", name="Previous")).to_be_visible()
+
+
+def test_a_text_field_is_exactly_in_the_advanced_panel_and_saves_whole(live_server, page):
+    """Advanced search: a text field matches "is exactly" (any case) or "contains"; the
+    search built in the panel is saved whole (its link finds the same assets)."""
+    from assets import services
+    from metadata import services as metadata_services
+
+    viewer = _world()
+    admin = Asset.objects.get(original_filename="puppy.jpg").created_by
+    metadata_services.field_create(
+        actor=admin, label="Photographer", type="string", external_id="photographer"
+    )
+    for name, who in (("kitten-day.jpg", "Ana Silva"), ("kitten-night.png", "Ana")):
+        asset = Asset.objects.get(original_filename=name)
+        services.asset_update(actor=admin, asset=asset, metadata={"photographer": who})
+    login(page, live_server.url, viewer.email)
+    page.goto(f"{live_server.url}/search/")
+    page.get_by_text("Advanced search", exact=True).click()
+    page.get_by_label("Photographer", exact=True).fill("ana")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()  # contains
+
+    page.get_by_label("How Photographer matches").select_option(label="is exactly")
+    page.get_by_label("Photographer", exact=True).fill("ANA SILVA")
+    page.get_by_role("button", name="Search", exact=True).click()
+    results = page.get_by_role("list", name="Search results")
+    expect(page.get_by_role("heading", name="1 result")).to_be_visible()
+    expect(results.get_by_role("link", name="kitten-day")).to_be_visible()
+    expect(page.get_by_label("How Photographer matches")).to_have_value("exact")
+    screenshot(page, "search-text-field-exactly")
+
+    page.get_by_label("Save this search as").fill("Ana's")
+    page.get_by_role("button", name="Save search").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved “Ana's”")
+    assert "metadata.photographer%3D%22ANA+SILVA%22" in SavedSearch.objects.get().query
+    page.goto(live_server.url + "/search/")
+    page.get_by_text("Saved searches (1)").click()
+    page.get_by_role("list", name="Saved searches").get_by_role("link", name="Ana's").click()
+    expect(page.get_by_role("heading", name="1 result")).to_be_visible()
+    expect(page.get_by_label("Query")).to_have_value('metadata.photographer="ANA SILVA"')

@@ -240,3 +240,51 @@ def test_the_advanced_panel_filters_by_size_dates_uploader_and_metadata(client, 
     page = client.get("/search/", {"p_uploader": str(uploader.pk)}).content.decode()
     assert "Gone Tester (inactive)" in page
     assert found(p_width_min="abc") == found()  # ignored, not an error
+
+
+def test_a_text_field_matches_exactly_or_contains_and_a_panel_search_saves_whole(client, world):
+    """The Advanced panel offers "contains" or "is exactly" for a text field; a search
+    built in the panel (metadata, size, uploader) is saved as the query language, so its
+    link finds the same assets."""
+    import re
+    from html import unescape
+
+    from assets import services
+    from assets.models import Asset, SavedSearch
+    from metadata import services as metadata_services
+
+    metadata_services.field_create(
+        actor=world["admin"], label="Photographer", type="string", external_id="photographer"
+    )
+    one, two = Asset.objects.filter(folder=world["brand"]).order_by("id")[:2]
+    services.asset_update(actor=world["admin"], asset=one, metadata={"photographer": "Ana Silva"})
+    services.asset_update(actor=world["admin"], asset=two, metadata={"photographer": "Ana"})
+    Asset.objects.filter(pk=one.pk).update(width=2000)
+    client.force_login(world["viewer"])
+
+    def found(params) -> set[int]:
+        html = client.get("/search/", params).content.decode()
+        return {a.pk for a in Asset.objects.all() if f'id="asset-{a.pk}"' in html}
+
+    assert found({"m_photographer": "ana"}) == {one.pk, two.pk}  # contains, by default
+    exact = {"m_photographer": "ANA", "m_photographer_match": "exact"}
+    assert found(exact) == {two.pk}
+    page = client.get("/search/", exact).content.decode()
+    assert '<option value="exact" selected>is exactly</option>' in page  # kept on the page
+    assert 'for="m-photographer-match" class="visually-hidden">How Photographer matches' in page
+
+    panel = {**exact, "m_photographer": "ana silva", "p_width_min": "1500", "q": "kitten"}
+    panel["p_uploader"] = str(world["admin"].pk)
+    page = client.get("/search/", panel).content.decode()
+    query = unescape(re.search(r'name="query" value="([^"]*)"', page).group(1))
+    assert "m_photographer" not in query and "p_width_min" not in query
+    response = client.post("/search/save/", {"name": "Ana's wide ones", "query": query})
+    saved = SavedSearch.objects.get()
+    assert response["Location"] == f"/search/?{saved.query}"
+    from django.http import QueryDict
+
+    expression = QueryDict(saved.query)["expression"]
+    assert expression == (
+        f'width>=1500 metadata.photographer="ana silva" uploader:{world["admin"].pk}'
+    )
+    assert found(QueryDict(saved.query)) == {one.pk}
