@@ -73,20 +73,23 @@ def panel_terms(get, schema) -> list[str]:
     return out
 
 
-def with_panel(get, schema) -> str:
-    """The search `get` asks for as the query language alone: the Advanced panel's inputs
-    (and the uploader) folded into `expression`, their own keys dropped. What a saved
-    search keeps, so its link finds the same assets."""
-    terms = panel_terms(get, schema)
+def _and(typed: str, terms: list[str]) -> str:
+    """The typed expression and more terms, all of them required."""
+    return " ".join(filter(None, [f"({typed})" if typed else "", *terms]))
+
+
+def with_panel(get, terms: list[str]) -> str:
+    """The search `get` asks for as the query language alone: the Advanced panel's
+    `terms` (panel_terms) and the uploader folded into `expression`, their own keys
+    dropped. What a saved search keeps, so its link finds the same assets."""
     if policy.is_valid_id(get.get("p_uploader")):
-        terms.append(f"uploader:{int(get['p_uploader'])}")
+        terms = [*terms, f"uploader:{int(get['p_uploader'])}"]
     own = get.copy()
     for key in list(own):
         if key.startswith(("p_", "m_")) or key == "page":
             del own[key]
     if terms:
-        typed = own.get("expression", "").strip()
-        own["expression"] = " ".join(filter(None, [f"({typed})" if typed else "", *terms]))
+        own["expression"] = _and(own.get("expression", "").strip(), terms)
     return own.urlencode()
 
 
@@ -197,7 +200,7 @@ def search_page(request):
     typed = params.expression
     panel = panel_terms(get, schema)
     if panel:
-        params.expression = " ".join(filter(None, [f"({typed})" if typed else "", *panel]))
+        params.expression = _and(typed, panel)
     searched = any(
         (params.q, params.expression, params.type, params.format, params.tags,
          params.moderation_status, params.access_mode, params.similar, params.created_by)
@@ -233,7 +236,7 @@ def search_page(request):
     }
     from assets.models import SavedSearch
 
-    context["current_query"] = with_panel(get, schema)
+    context["current_query"] = with_panel(get, panel)
     context["saved"] = list(SavedSearch.objects.filter(user=user)[:200])
     status = 200
     if searched:
