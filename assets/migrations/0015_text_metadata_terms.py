@@ -15,7 +15,30 @@ then the table is vacuumed: every re-indexed row was rewritten.
 
 from django.db import migrations, transaction
 
-TERMS_SQL = r"""
+# The search-vector trigger's function as migration 0006 made it, `TERMS` marking where
+# this migration appends the text metadata terms (and its undo appends nothing).
+VECTOR_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
+BEGIN
+  NEW.search_vector :=
+    setweight(to_tsvector('simple', coalesce(NEW.display_name, '')), 'A') ||
+    setweight(to_tsvector('simple', coalesce(array_to_string(NEW.tags, ' '), '')), 'A') ||
+    setweight(to_tsvector('simple',
+      regexp_replace(coalesce(NEW.original_filename, ''), '[._-]+', ' ', 'g')), 'B') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.metadata)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.context)), '')), 'C') ||
+    setweight(to_tsvector('simple', coalesce(
+      (SELECT string_agg(body, ' ') FROM assets_comment WHERE asset_id = NEW.id), '')), 'D')TERMS;
+  RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
+
+"""
+
+TERMS_SQL = (
+    r"""
 -- The words table leaves the terms out: first, so no write in between adds them.
 CREATE OR REPLACE FUNCTION assets_search_lexemes_insert() RETURNS trigger AS $$
 BEGIN
@@ -56,48 +79,21 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         WHERE jsonb_typeof(e.value) = 'string')) ELSE ''::tsvector END
 $$;
 
-CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
-BEGIN
-  NEW.search_vector :=
-    setweight(to_tsvector('simple', coalesce(NEW.display_name, '')), 'A') ||
-    setweight(to_tsvector('simple', coalesce(array_to_string(NEW.tags, ' '), '')), 'A') ||
-    setweight(to_tsvector('simple',
-      regexp_replace(coalesce(NEW.original_filename, ''), '[._-]+', ' ', 'g')), 'B') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.metadata)), '')), 'C') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.context)), '')), 'C') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(body, ' ') FROM assets_comment WHERE asset_id = NEW.id), '')), 'D') ||
-    dam_metadata_terms(NEW.metadata);
-  RETURN NEW;
-END
-$$ LANGUAGE plpgsql;
-
+"""
+    + VECTOR_FUNCTION.replace("TERMS", " ||\n    dam_metadata_terms(NEW.metadata)")
+    + r"""
 DELETE FROM assets_searchlexeme WHERE word LIKE '=%';
 
 """
+)
 
-UNDO_SQL = r"""
-CREATE OR REPLACE FUNCTION assets_asset_search_vector() RETURNS trigger AS $$
-BEGIN
-  NEW.search_vector :=
-    setweight(to_tsvector('simple', coalesce(NEW.display_name, '')), 'A') ||
-    setweight(to_tsvector('simple', coalesce(array_to_string(NEW.tags, ' '), '')), 'A') ||
-    setweight(to_tsvector('simple',
-      regexp_replace(coalesce(NEW.original_filename, ''), '[._-]+', ' ', 'g')), 'B') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.metadata)), '')), 'C') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(value, ' ') FROM jsonb_each_text(NEW.context)), '')), 'C') ||
-    setweight(to_tsvector('simple', coalesce(
-      (SELECT string_agg(body, ' ') FROM assets_comment WHERE asset_id = NEW.id), '')), 'D');
-  RETURN NEW;
-END
-$$ LANGUAGE plpgsql;
+UNDO_SQL = (
+    VECTOR_FUNCTION.replace("TERMS", "")
+    + r"""
 DROP FUNCTION IF EXISTS dam_metadata_terms(jsonb);
 DROP FUNCTION IF EXISTS dam_metadata_term(text, text);
 """
+)
 
 BATCH = 5_000  # assets re-indexed per transaction: short row locks, writes go on
 
