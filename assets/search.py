@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchRank
 from django.core.exceptions import EmptyResultSet
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -26,7 +28,11 @@ from accounts import policy
 from accounts.policy import Level
 from assets.models import AccessMode, Asset, AssetType, ModerationStatus
 from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse
+from dam.errors import ServiceError
 
+# Every statement of one search stops after this long (a full scan of a rare part of a
+# word at ten million assets, a page a million rows deep): an answer, not a stuck worker.
+TIMEOUT_MS = settings.DAM_SEARCH_TIMEOUT_MS
 SORTS = ("created_at", "-created_at", "display_name", "-bytes", "relevance")
 FACET_TAGS = 20
 # Matches are counted exactly up to here (best match ranks at most this many), and facets
@@ -418,6 +424,48 @@ def planned(config: dict[str, str], sql: str) -> str:
     return f"SELECT {save}; {sql}; SELECT {restore}"
 
 
+class SearchTooSlow(ServiceError):
+    code = "search_timeout"
+
+    def __init__(self, limit_ms: int) -> None:
+        seconds = f"{limit_ms / 1000:g} second{'s' if limit_ms != 1000 else ''}"
+        super().__init__(
+            f"This search took longer than {seconds} and was stopped. Narrow it: search "
+            "in a folder, add a type or a date, or use whole words instead of parts of words."
+        )
+
+
+@contextmanager
+def bounded(limit_ms: int | None = None):
+    """Statements inside run for at most `limit_ms` each (TIMEOUT_MS), in one transaction
+    (a savepoint inside a caller's), then the limit is put back; one that runs longer
+    raises SearchTooSlow, with nothing half-done (searches only read)."""
+    limit = TIMEOUT_MS if limit_ms is None else limit_ms
+    nested = connection.in_atomic_block  # else the limit ends with the transaction
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('dam.was_statement_timeout', "
+                    "current_setting('statement_timeout'), true), "
+                    "set_config('statement_timeout', %s, true)",
+                    [f"{int(limit)}ms"],
+                )
+            yield
+            if nested:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', "
+                        "current_setting('dam.was_statement_timeout'), true)"
+                    )
+    except OperationalError as exc:
+        from psycopg.errors import QueryCanceled
+
+        if isinstance(exc.__cause__, QueryCanceled):
+            raise SearchTooSlow(limit) from exc
+        raise
+
+
 # `_sees_few` hints per access signature: {(limit, roots, collections): (answer, until)}.
 _SEES_FEW: dict[tuple, tuple[bool, float]] = {}
 SEES_FEW_SECONDS = 300
@@ -430,8 +478,6 @@ def _sees_few(user) -> bool:
     anyone sees, so it is remembered for a few minutes per access signature (the user's
     granted roots and collections) in this process, sparing a query per search."""
     import time
-
-    from django.db import connection
 
     access = policy.access_for(user)
     if access.is_admin:
@@ -494,7 +540,6 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
     `exact_count` counts every match when more than the limit match, and best match then
     ranks them all (work in proportion to the matches: the API's default, which the
     contract's `count` means; pages show "more than" instead)."""
-    from django.db import connection
 
     if schema is None:
         from metadata import selectors as metadata_selectors
@@ -615,7 +660,6 @@ def facets(qs: QuerySet, schema=None) -> dict:
     """Counts of the assets of `qs` (visible ones: a search's matches, or `find`'s facet
     sample) by type, format, top tags and, for each list metadata field, its top values
     (`metadata.<external ID>`: {value ID: n}), in one query that reads the rows once."""
-    from django.db import connection
 
     if schema is None:
         from metadata import selectors as metadata_selectors

@@ -71,7 +71,9 @@ def search_assets(
     (perceptual-hash distance, closest first). `count` is every match, as in every list.
     `exact_count=false` trades it for speed at a million assets: matches are then counted
     up to 1,000 (`count_exact` false past that: `count` is that limit, best match ranks
-    that many, and `next` still reaches every match in the other sorts)."""
+    that many, and `next` still reaches every match in the other sorts). A search whose
+    statements run past `DAM_SEARCH_TIMEOUT_MS` (10 s) is stopped: 400 `search_timeout`,
+    asking to narrow it."""
     user = request.auth
     params = search.Params(
         q=_text(q, "q", 500),
@@ -90,17 +92,18 @@ def search_assets(
         else None,
     )
     try:
-        found = search.find(user, params, exact_count=exact_count)
+        with search.bounded():  # a search too slow answers 400 search_timeout
+            found = search.find(user, params, exact_count=exact_count)
+            page = paginate(
+                request,
+                found.rows,
+                lambda a: asset_out(a, request),
+                paging or PageParams(),
+                counted=(found.count, found.exact),
+            )
     except QuerySyntaxError as exc:
         body = {"detail": str(exc), "code": "syntax_error", "position": exc.position}
         return Status(400, body)
-    page = paginate(
-        request,
-        found.rows,
-        lambda a: asset_out(a, request),
-        paging or PageParams(),
-        counted=(found.count, found.exact),
-    )
     page["facets"] = search.found_facets(found)
     page["facets_sampled"] = found.sampled
     usage.search_done(

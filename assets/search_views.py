@@ -241,8 +241,9 @@ def search_page(request):
     status = 200
     if searched:
         try:
-            found = search.find(user, params, schema=schema)
-            page = OpenPage(found.rows, get.get("page"), PAGE_SIZE)
+            with search.bounded():
+                found = search.find(user, params, schema=schema)
+                page = OpenPage(found.rows, get.get("page"), PAGE_SIZE)
             facets = search.found_facets(found, schema)
             usage.search_done(
                 q=params.q,
@@ -252,6 +253,9 @@ def search_page(request):
             )
         except QuerySyntaxError as exc:
             context["syntax_error"] = exc
+            status = 400
+        except search.SearchTooSlow as exc:
+            context["too_slow"] = exc.message
             status = 400
         else:
             context.update(

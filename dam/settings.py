@@ -198,6 +198,9 @@ DAM_MAX_IMAGE_PIXELS = env_int("DAM_MAX_IMAGE_PIXELS", 100_000_000, minimum=1)
 # Higher numbers cost time at a million assets.
 DAM_SEARCH_COUNT_LIMIT = env_int("DAM_SEARCH_COUNT_LIMIT", 1_000, minimum=10)
 DAM_SEARCH_FACET_SAMPLE = env_int("DAM_SEARCH_FACET_SAMPLE", 1_000, minimum=10)
+# Each statement of a search stops after this many milliseconds (the user is asked to
+# narrow it): searches never hold a worker or a connection for long.
+DAM_SEARCH_TIMEOUT_MS = env_int("DAM_SEARCH_TIMEOUT_MS", 10_000, minimum=100)
 # Resumable uploads spool here chunk by chunk (a volume every web process shares).
 # Delivery (/d/...): in production the web server sends the bytes after the app's check.
 # With DAM_DELIVERY_ACCEL_PREFIX (e.g. /protected/, an nginx `internal` location aliased to

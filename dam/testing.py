@@ -95,3 +95,21 @@ def make_asset(folder, actor=None, name="photo.jpg", **kwargs):
     return services.asset_upload(
         actor=actor, file=upload, filename=upload.name, folder=folder, **kwargs
     )
+
+
+def slow_searches(monkeypatch, *, sleep_seconds: float = 0.5, limit_ms: int = 100) -> None:
+    """Every search sleeps `sleep_seconds` in PostgreSQL, past a search time limit of
+    `limit_ms`: the search's own query is what gets stopped, as a slow one would be."""
+    from django.db.models import BooleanField
+    from django.db.models.expressions import RawSQL
+
+    from assets import search
+
+    real = search.matching
+    sleep = RawSQL("(SELECT true FROM pg_sleep(%s))", (sleep_seconds,), BooleanField())
+
+    def slow(user, params, schema=None):
+        return real(user, params, schema).filter(sleep)
+
+    monkeypatch.setattr(search, "matching", slow)
+    monkeypatch.setattr(search, "TIMEOUT_MS", limit_ms)

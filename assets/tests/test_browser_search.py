@@ -158,3 +158,23 @@ def test_a_text_field_is_exactly_in_the_advanced_panel_and_saves_whole(live_serv
     page.get_by_role("list", name="Saved searches").get_by_role("link", name="Ana's").click()
     expect(page.get_by_role("heading", name="1 result")).to_be_visible()
     expect(page.get_by_label("Query")).to_have_value('metadata.photographer="ANA SILVA"')
+
+
+def test_a_search_past_the_time_limit_asks_to_narrow_it(live_server, page, monkeypatch):
+    from dam.testing import slow_searches
+
+    viewer = _world()
+    slow_searches(monkeypatch)  # the live server runs in this process
+    login(page, live_server.url, viewer.email)
+    box = page.get_by_role("search", name="Library").get_by_label("Search the library")
+    box.fill("kitten")
+    box.press("Enter")
+    alert = page.get_by_role("alert")
+    expect(alert.get_by_role("heading", name="The search took too long")).to_be_visible()
+    expect(alert).to_contain_text("took longer than 0.1 seconds and was stopped. Narrow it")
+    expect(page.get_by_label("Search text")).to_have_value("kitten")  # kept, to narrow
+    expect(page.get_by_role("button", name="Save search")).to_have_count(0)
+    screenshot(page, "search-too-slow")
+    monkeypatch.undo()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()

@@ -539,6 +539,44 @@ def test_api_mistakes_and_hostile_input_are_400_or_422_never_500(client, world, 
         assert body["code"] == "syntax_error" and isinstance(body["position"], int)
 
 
+def test_a_search_past_the_time_limit_is_stopped_with_a_clear_answer(world):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+    with (
+        pytest.raises(search_module.SearchTooSlow) as info,
+        search_module.bounded(100),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT pg_sleep(0.5)")
+    assert "took longer than 0.1 seconds" in info.value.message
+    assert info.value.code == "search_timeout" and info.value.status == 400
+    # A quick one runs, and the limit is put back after.
+    with search_module.bounded(5000), connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "5s"
+    with connection.cursor() as cursor:  # the caller's transaction goes on, as it was
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == before
+    assert ids(world["admin"], q="kitten") == {world["cat"].pk, world["hidden"].pk}
+
+
+def test_api_a_search_past_the_time_limit_is_400_search_timeout(client, world, monkeypatch):
+    from dam.testing import slow_searches
+
+    client.force_login(world["admin"])
+    slow_searches(monkeypatch)
+    response = client.get(f"{API}/search", {"q": "kitten", "exact_count": "false"})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "search_timeout"
+    assert body["detail"].startswith("This search took longer than 0.1 seconds and was stopped.")
+    monkeypatch.undo()  # the same search within the limit answers
+    assert client.get(f"{API}/search", {"q": "kitten"}).json()["count"] == 2
+
+
 @pytest.mark.parametrize(
     "text",
     ["'; DROP TABLE assets_asset; --", "a:*", "!(&|)", "日本語", "🎉" * 50, "\\", "%_"],

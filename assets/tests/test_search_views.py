@@ -94,6 +94,20 @@ def test_hostile_input_never_500(client, world):
         assert client.get("/search/", query).status_code in (200, 400)
 
 
+def test_a_search_past_the_time_limit_asks_to_narrow_it(client, world, monkeypatch):
+    from dam.testing import slow_searches
+
+    client.force_login(world["admin"])
+    slow_searches(monkeypatch)
+    response = client.get("/search/", {"q": "kitten"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The search took too long" in html and 'role="alert"' in html
+    assert "took longer than 0.1 seconds and was stopped. Narrow it" in html
+    assert "Save this search as" not in html  # nothing to save
+    assert 'value="kitten"' in html  # the search is kept, to narrow
+
+
 def test_roles_outside_the_library_get_404(client, world):
     from accounts.models import Role
 
