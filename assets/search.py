@@ -525,7 +525,9 @@ class SortedIds:
         return iter(self[:])
 
 
-def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Found:
+def find(
+    user, params: Params, *, exact_count: bool = False, schema=None, with_facets: bool = True
+) -> Found:
     """The search as pages and the API run it, in bounded work at any library size.
 
     First up to COUNT_LIMIT + 1 matches are read in no order, so PostgreSQL takes its
@@ -539,7 +541,8 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
     over a whole library of rows they cannot see. Best match ranks the matches read.
     `exact_count` counts every match when more than the limit match, and best match then
     ranks them all (work in proportion to the matches: the API's default, which the
-    contract's `count` means; pages show "more than" instead)."""
+    contract's `count` means; pages show "more than" instead). `with_facets=False` leaves
+    the facets out (empty)."""
 
     if schema is None:
         from metadata import selectors as metadata_selectors
@@ -558,18 +561,19 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
     ids: list[int] = []
     counted: dict = {"type": {}, "format": {}, "tags": {}}
     if sql is not None:
-        parts, facet_args = _facet_parts(schema)
+        sample, facet_sql = "", ""
+        if with_facets:  # over `s`, the first FACET_SAMPLE of the matches read
+            parts, facet_args = _facet_parts(schema)
+            sample = f", s AS MATERIALIZED (SELECT * FROM m ORDER BY {order} LIMIT %s)"
+            facet_sql = f" UNION ALL SELECT x.*, NULL FROM ({' UNION ALL '.join(parts)}) x"
+            args = [*args, FACET_SAMPLE, *facet_args]
         query = (
-            f"WITH m AS MATERIALIZED ({sql}), "
-            f"s AS MATERIALIZED (SELECT * FROM m ORDER BY {order} LIMIT %s) "
+            f"WITH m AS MATERIALIZED ({sql}){sample} "
             f"SELECT NULL::text, NULL::text, NULL::bigint, array_agg(pk ORDER BY {order}) "
-            f"FROM m UNION ALL SELECT x.*, NULL FROM ({' UNION ALL '.join(parts)}) x"
+            f"FROM m{facet_sql}"
         )
         with connection.cursor() as cursor:
-            cursor.execute(
-                planned(FEW_PLANNER if few else PLANNER, query),
-                [*args, FACET_SAMPLE, *facet_args],
-            )
+            cursor.execute(planned(FEW_PLANNER if few else PLANNER, query), args)
             cursor.nextset()
             rows = cursor.fetchall()
         ids = rows[0][3] or []
@@ -591,6 +595,27 @@ def find(user, params: Params, *, exact_count: bool = False, schema=None) -> Fou
         sampled=len(ids) > FACET_SAMPLE,
         facets=counted,
     )
+
+
+SUGGEST_LIMIT = 6  # assets offered under the top bar's box while typing
+SUGGEST_MIN_CHARS = 2
+SUGGEST_TIMEOUT_MS = 2_000  # past it the box offers the full search instead
+
+
+def has_words(text: str) -> bool:
+    """Whether `text` holds a word free-text search can look for."""
+    return bool(_words(text))
+
+
+def suggestions(user, text: str, *, limit: int = SUGGEST_LIMIT) -> list[Asset]:
+    """The assets that best match what is being typed (the last word as a prefix), for
+    the top bar's box: the search's own matching, permission filter and best-match
+    order, without facets or a count. Nothing for fewer than SUGGEST_MIN_CHARS."""
+    text = text.replace("\x00", "").strip()[:500]
+    if len(text) < SUGGEST_MIN_CHARS or not has_words(text):
+        return []
+    found = find(user, Params(q=text, sort="relevance"), with_facets=False)
+    return list(found.rows[:limit])
 
 
 SIMILAR_WITHIN = 16  # of 64 bits: beyond this, pictures rarely look alike

@@ -287,6 +287,24 @@ def search_page(request):
 
 
 @login_required
+@require_GET
+def search_suggest(request):
+    """The top bar's suggestions while typing (htmx): the few best-matching assets the
+    user may see and a link to every result; the full search if finding them is slow."""
+    user = policy.library_user_or_404(request.user)
+    text = _clean(request.GET.get("q", ""), 500)
+    assets, slow = [], False
+    try:
+        with search.bounded(search.SUGGEST_TIMEOUT_MS):
+            assets = search.suggestions(user, text)
+    except search.SearchTooSlow:
+        slow = True
+    shown = len(text) >= search.SUGGEST_MIN_CHARS and search.has_words(text)
+    context = {"q": text, "assets": assets, "slow": slow, "shown": shown}
+    return render(request, "assets/_suggestions.html", context)
+
+
+@login_required
 @require_POST
 def search_save(request):
     """Save the current search under a name (the page's own query string)."""

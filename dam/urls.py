@@ -19,6 +19,7 @@ urlpatterns = [
     path("moderation/decide/", moderation_views.decide, name="moderation_decide"),
     path("notifications/", views.notifications, name="notifications"),
     path("search/", search_views.search_page, name="search"),
+    path("search/suggest/", search_views.search_suggest, name="search_suggest"),
     path("search/save/", search_views.search_save, name="search_save"),
     path(
         "search/saved/<int:saved_id>/delete/",

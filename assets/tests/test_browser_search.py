@@ -178,3 +178,37 @@ def test_a_search_past_the_time_limit_asks_to_narrow_it(live_server, page, monke
     monkeypatch.undo()
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_role("heading", name="2 results")).to_be_visible()
+
+
+def test_suggestions_while_typing_in_the_top_bar(live_server, page):
+    viewer = _world()
+    login(page, live_server.url, viewer.email)
+    box = page.get_by_role("combobox", name="Search the library")
+    suggestions = page.get_by_role("listbox", name="Suggestions")
+    box.press_sequentially("kit", delay=40)
+    expect(suggestions).to_be_visible()
+    expect(box).to_have_attribute("aria-expanded", "true")
+    expect(suggestions.get_by_role("option")).to_have_count(3)  # two assets and "See all"
+    expect(suggestions.get_by_role("option", name="kitten-day")).to_be_visible()
+    expect(suggestions.get_by_text("kitten-secret")).to_have_count(0)  # another folder
+    screenshot(page, "search-suggestions")
+
+    box.press("Escape")  # closes, the text stays
+    expect(suggestions).to_be_hidden()
+    expect(box).to_have_value("kit")
+    box.press("ArrowDown")  # opens again on the first suggestion
+    expect(suggestions).to_be_visible()
+    first = suggestions.get_by_role("option").first
+    expect(first).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", first.get_attribute("id"))
+    name = first.inner_text().split("\n")[0].strip()
+    box.press("Enter")  # opens that asset
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+
+    box = page.get_by_role("combobox", name="Search the library")
+    box.press_sequentially("zebra", delay=40)
+    expect(suggestions.get_by_text("No assets match “zebra”.")).to_be_visible()
+    box.press("ArrowDown")  # the only choice left: every result, on the search page
+    box.press("Enter")
+    expect(page.get_by_role("heading", name="Nothing found")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/search/\?q=zebra$"))

@@ -563,6 +563,22 @@ def test_a_search_past_the_time_limit_is_stopped_with_a_clear_answer(world):
     assert ids(world["admin"], q="kitten") == {world["cat"].pk, world["hidden"].pk}
 
 
+def test_suggestions_are_the_best_visible_matches_of_what_is_typed(world):
+    admin, viewer = world["admin"], world["viewer"]
+
+    def names(user, text: str) -> list[str]:
+        return [a.display_name for a in search_module.suggestions(user, text)]
+
+    assert set(names(admin, "kit")) == {"kitten-on-sofa", "secret-kitten"}  # a prefix
+    assert names(viewer, "kit") == ["kitten-on-sofa"]  # never one the viewer cannot see
+    assert names(fresh_user(UserFactory()), "kit") == []  # no grants: nothing
+    assert names(admin, "k") == [] and names(admin, "  ") == [] and names(admin, "%_") == []
+    for i in range(8):
+        make_asset(world["brand"], actor=admin, name=f"kitten-{i}.jpg", tags=["kitten"])
+    assert len(names(viewer, "kitten")) == search_module.SUGGEST_LIMIT
+    assert names(viewer, "kitten sofa") == ["kitten-on-sofa"]
+
+
 def test_api_a_search_past_the_time_limit_is_400_search_timeout(client, world, monkeypatch):
     from dam.testing import slow_searches
 

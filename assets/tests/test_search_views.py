@@ -108,11 +108,42 @@ def test_a_search_past_the_time_limit_asks_to_narrow_it(client, world, monkeypat
     assert 'value="kitten"' in html  # the search is kept, to narrow
 
 
+def test_suggestions_while_typing(client, world, django_assert_max_num_queries):
+    client.force_login(world["viewer"])
+    html = client.get("/search/suggest/", {"q": "kit"}).content.decode()
+    assert 'role="option"' in html and "kitten" in html and "secret" not in html
+    assert "See all results for “kit”" in html and 'href="/search/?q=kit"' in html
+    assert client.get("/search/suggest/", {"q": "k"}).content.decode().strip() == ""
+    html = client.get("/search/suggest/", {"q": "zebra"}).content.decode()
+    assert "No assets match “zebra”." in html and 'aria-disabled="true"' in html
+    for query in ({"q": "\x00" * 5}, {"q": "x" * 10000}, {"q": "'; --"}, {}):
+        assert client.get("/search/suggest/", query).status_code == 200
+    with django_assert_max_num_queries(30) as few:
+        client.get("/search/suggest/", {"q": "kitten"})
+    for i in range(6):
+        make_asset(world["brand"], actor=world["admin"], name=f"kitten-{i}.jpg", tags=["kitten"])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = client.get("/search/suggest/", {"q": "kitten"}).content.decode()
+    assert html.count('class="suggest-option"') == 6  # six assets, then "See all results"
+
+
+def test_slow_suggestions_offer_the_full_search(client, world, monkeypatch):
+    from dam.testing import slow_searches
+
+    client.force_login(world["admin"])
+    slow_searches(monkeypatch)
+    monkeypatch.setattr("assets.search.SUGGEST_TIMEOUT_MS", 100)
+    response = client.get("/search/suggest/", {"q": "kitten"})
+    assert response.status_code == 200
+    assert "Still looking: press Enter to search for “kitten”." in response.content.decode()
+
+
 def test_roles_outside_the_library_get_404(client, world):
     from accounts.models import Role
 
     client.force_login(UserFactory(role=Role.BILLING))
     assert client.get("/search/", {"q": "kitten"}).status_code == 404
+    assert client.get("/search/suggest/", {"q": "kitten"}).status_code == 404
 
 
 def test_the_page_keeps_its_query_count(client, world, django_assert_max_num_queries):
