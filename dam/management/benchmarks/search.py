@@ -258,13 +258,18 @@ def measure(options: dict, info: dict, say) -> dict:
                 "exact": body["count_exact"],
             }
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_database_size(current_database())")
-        size = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT pg_database_size(current_database()), current_setting('shared_buffers'), "
+            "pg_table_size('assets_asset')"
+        )
+        size, shared_buffers, table = cursor.fetchone()
     return {
         "assets": access._counts()["assets"],
         "visible": {who: _visible(users[who]) for who in USERS},
         "results": results,
         "database_mb": round(size / 1024 / 1024),
+        "table_mb": round(table / 1024 / 1024),
+        "shared_buffers": shared_buffers,
         "build_seconds": info["build_seconds"],
         "reused": info["reused"],
         "load": os.getloadavg()[0],
@@ -301,7 +306,8 @@ def report(sizes: list[dict], options: dict, say) -> None:
         f"`GET /api/v1/search` (page of {PAGE_SIZE}, bounded count and facets), in process, "
         f"{options['repeat']} rounds (each times every query of every user once) after "
         f"{options['warmup']} warm-up rounds. PostgreSQL "
-        f"{connection.pg_version // 10000}, Django {django.get_version()}, Python "
+        f"{connection.pg_version // 10000} (shared_buffers {large['shared_buffers']}; the "
+        f"assets table is {large['table_mb']:,} MB), Django {django.get_version()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs."
     )
     say("")
