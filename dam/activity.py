@@ -491,7 +491,48 @@ def _names(pairs: set[tuple[str, str]], viewer, *, visible_collections=None) -> 
         for r in AutomationRule.objects.filter(pk__in=ids).only("id", "name"):
             url = _automation_url(r.pk) if automation else ""
             names["assets.automationrule", str(r.pk)] = _Named(r.name, url)
+    _settings_names(by_type, names, viewer)
     return names
+
+
+def _settings_names(by_type: dict[str, list[int]], names: dict, viewer) -> None:
+    """Names of the installation's settings objects (fields, presets, saved searches,
+    uploads, API tokens, preferences), linked where the viewer may edit them."""
+    from accounts.models import ApiToken
+    from assets.models import DeliveryPreset, SavedSearch, UploadPreset, UploadSession
+    from dam.models import Preferences
+    from metadata.models import MetadataField
+
+    admin = policy.is_admin_role(viewer)
+    if ids := by_type.get("metadata.metadatafield"):
+        editor = policy.can_manage_metadata(viewer)
+        fields = MetadataField.all_objects.filter(pk__in=ids)
+        for f in fields.only("id", "label", "external_id", "deleted_at"):
+            gone = "deleted" if f.deleted_at else ""
+            url = reverse("metadata:field", args=[f.external_id]) if editor and not gone else ""
+            names["metadata.metadatafield", str(f.pk)] = _Named(f.label, url, gone)
+    if ids := by_type.get("assets.uploadpreset"):
+        for p in UploadPreset.objects.filter(pk__in=ids).only("id", "name"):
+            url = reverse("assets:preset_edit", args=[p.name]) if admin else ""
+            names["assets.uploadpreset", str(p.pk)] = _Named(p.name, url)
+    if ids := by_type.get("assets.deliverypreset"):
+        for p in DeliveryPreset.objects.filter(pk__in=ids).only("id", "name"):
+            url = reverse("assets:delivery_presets") if admin else ""
+            names["assets.deliverypreset", str(p.pk)] = _Named(f"t_{p.name}", url)
+    if ids := by_type.get("assets.savedsearch"):
+        for saved in SavedSearch.objects.filter(pk__in=ids).only("id", "name"):
+            names["assets.savedsearch", str(saved.pk)] = _Named(saved.name)
+    if ids := by_type.get("assets.uploadsession"):
+        for u in UploadSession.objects.filter(pk__in=ids).only("id", "filename"):
+            names["assets.uploadsession", str(u.pk)] = _Named(u.filename)
+    if ids := by_type.get("accounts.apitoken"):
+        tokens = ApiToken.objects.filter(pk__in=ids).only("id", "name", "prefix", "revoked_at")
+        for t in tokens:
+            gone = "revoked" if t.revoked_at else ""
+            names["accounts.apitoken", str(t.pk)] = _Named(f"{t.name} ({t.prefix}…)", "", gone)
+    if ids := by_type.get("dam.preferences"):
+        for pk in Preferences.objects.filter(pk__in=ids).values_list("pk", flat=True):
+            names["dam.preferences", str(pk)] = _Named("Preferences")
 
 
 def _automation_url(pk: int) -> str:

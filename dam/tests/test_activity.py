@@ -307,6 +307,35 @@ def test_objects_link_when_they_exist_and_say_when_deleted(client, world):
     assert "alive" in html and f'href="/assets/{asset.pk}/"' not in html  # no library
 
 
+def test_settings_objects_are_named_and_only_gone_ones_say_so(client, world):
+    from assets import delivery_services
+    from assets import search as search_module
+    from assets import services as asset_services
+    from metadata import services as metadata_services
+
+    admin = world["admin"]
+    preset = asset_services.preset_create(actor=admin, name="review")
+    delivery_services.preset_create(actor=admin, name="card", transformation="w_200")
+    field = metadata_services.field_create(actor=admin, label="Shoot code", type="string")
+    gone = metadata_services.field_create(actor=admin, label="Old code", type="string")
+    metadata_services.field_delete(actor=admin, field=gone)
+    token, _raw = account_services.api_token_create(user=admin, name="CI deploy")
+    account_services.api_token_revoke(user=admin, token=token)
+    search_module.saved_search_create(actor=admin, name="Kittens", query="q=kitten")
+    client.force_login(admin)
+    page = client.get(reverse("activity"), {"page_size": 200}).content.decode()
+    rows = {
+        label: re.search(rf"{re.escape(label)}.{{0,200}}", page, re.S).group(0)
+        for label in ("review", "t_card", "Shoot code", "Old code", "CI deploy", "Kittens")
+    }
+    assert f'href="/settings/upload-presets/{preset.name}/edit/"' in page
+    assert f'href="/settings/metadata/fields/{field.external_id}/"' in page
+    assert "Deleted" not in rows["review"] + rows["t_card"] + rows["Shoot code"] + rows["Kittens"]
+    assert "Deleted" in rows["Old code"] and "Revoked" in rows["CI deploy"]
+    assert "Upload preset #" not in page and "Metadata field #" not in page
+    assert "API token #" not in page and "Saved search #" not in page
+
+
 # -- CSV --------------------------------------------------------------------------------
 def _csv(response) -> list[dict]:
     assert response.status_code == 200
