@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts import policy
 from accounts.policy import Level
 from assets.models import AccessMode, Asset, AssetType, ModerationStatus
-from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse
+from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse, tokenize
 from dam.errors import ServiceError
 
 # Every statement of one search stops after this long (a full scan of a rare part of a
@@ -602,6 +602,30 @@ SUGGEST_MIN_CHARS = 2
 SUGGEST_TIMEOUT_MS = 2_000  # past it the box offers the full search instead
 
 
+BOX_FIELDS = frozenset(
+    {"tags", "tag", "type", "format", "folder", "uploader", "created_by", *NUMBERS, *DATES,
+     *CHOICES}
+)  # fmt: skip
+
+
+def box_is_query(text: str) -> bool:
+    """Whether a search box's text is the query language rather than words: it has AND,
+    OR or NOT, or a term of a known field (`tags:kitten`, `metadata.region=emea`). Text
+    that only looks alike ("Re: budget", "photo:1") stays words."""
+    try:
+        tokens = tokenize(text[:2000])
+    except QuerySyntaxError:
+        return False
+    return any(
+        t.kind in ("AND", "OR", "NOT")
+        or (
+            t.kind == "compare"
+            and (t.field in BOX_FIELDS or t.field.startswith(("metadata.", "context.")))
+        )
+        for t in tokens
+    )
+
+
 def has_words(text: str) -> bool:
     """Whether `text` holds a word free-text search can look for."""
     return bool(_words(text))
@@ -614,7 +638,12 @@ def suggestions(user, text: str, *, limit: int = SUGGEST_LIMIT) -> list[Asset]:
     text = text.replace("\x00", "").strip()[:500]
     if len(text) < SUGGEST_MIN_CHARS or not has_words(text):
         return []
-    found = find(user, Params(q=text, sort="relevance"), with_facets=False)
+    query = box_is_query(text)  # `tags:kitten`: the language, newest first
+    params = Params(expression=text) if query else Params(q=text, sort="relevance")
+    try:
+        found = find(user, params, with_facets=False)
+    except QuerySyntaxError:  # still being typed
+        return []
     return list(found.rows[:limit])
 
 

@@ -201,16 +201,27 @@ def search_page(request):
     panel = panel_terms(get, schema)
     if panel:
         params.expression = _and(typed, panel)
+    box, box_error = params.q, None
+    if search.box_is_query(box):  # `tags:kitten` typed in the box: the language
+        try:
+            search.expression_filter(box, schema)  # alone, for the box's own positions
+        except QuerySyntaxError as exc:
+            box_error = exc
+        params.q = ""
+        params.expression = _and(box, [f"({params.expression})"] if params.expression else [])
     searched = any(
         (params.q, params.expression, params.type, params.format, params.tags,
          params.moderation_status, params.access_mode, params.similar, params.created_by)
     )  # fmt: skip
+    # Not for a query typed in the search box.
     advanced = any(
-        (params.expression, params.type, params.format, params.tags,
+        (typed, panel, params.type, params.format, params.tags,
          params.moderation_status, params.access_mode, params.created_by)
     )  # fmt: skip
     context = {
         "params": params,
+        "box": box,
+        "box_error": box_error,
         "typed_expression": typed,
         "panel": get,
         "md_rows": [
@@ -239,7 +250,9 @@ def search_page(request):
     context["current_query"] = with_panel(get, panel)
     context["saved"] = list(SavedSearch.objects.filter(user=user)[:200])
     status = 200
-    if searched:
+    if box_error is not None:
+        status = 400
+    elif searched:
         try:
             with search.bounded():
                 found = search.find(user, params, schema=schema)

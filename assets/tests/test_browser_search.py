@@ -212,3 +212,19 @@ def test_suggestions_while_typing_in_the_top_bar(live_server, page):
     box.press("Enter")
     expect(page.get_by_role("heading", name="Nothing found")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/search/\?q=zebra$"))
+
+
+def test_the_search_box_takes_the_query_language(live_server, page):
+    viewer = _world()
+    login(page, live_server.url, viewer.email)
+    box = page.get_by_role("combobox", name="Search the library")
+    box.fill("tags:kitten AND NOT tags:night")
+    box.press("Enter")
+    expect(page.get_by_role("heading", name="1 result")).to_be_visible()
+    results = page.get_by_role("list", name="Search results")
+    expect(results.get_by_role("link", name="kitten-day")).to_be_visible()
+    page.get_by_label("Search text").fill("type:sculpture")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("type is one of")
+    expect(page.get_by_label("Search text")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "search-box-mistake")

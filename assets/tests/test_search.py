@@ -563,6 +563,26 @@ def test_a_search_past_the_time_limit_is_stopped_with_a_clear_answer(world):
     assert ids(world["admin"], q="kitten") == {world["cat"].pk, world["hidden"].pk}
 
 
+@pytest.mark.parametrize(
+    ("text", "is_query"),
+    [
+        ("tags:kitten", True),
+        ("kitten AND night", True),
+        ("NOT draft", True),
+        ("metadata.region=emea", True),
+        ("width>100 sofa", True),
+        ("kitten sofa", False),
+        ("Re: budget", False),  # not a field
+        ("photo:1", False),
+        ("kitten and sofa", False),  # operators are upper case
+        ('"summer campaign', False),  # an unclosed quote: words
+        ("", False),
+    ],
+)
+def test_a_search_box_holds_the_query_language_or_words(text, is_query):
+    assert search_module.box_is_query(text) is is_query
+
+
 def test_suggestions_are_the_best_visible_matches_of_what_is_typed(world):
     admin, viewer = world["admin"], world["viewer"]
 

@@ -135,6 +135,29 @@ def test_slow_suggestions_offer_the_full_search(client, world, monkeypatch):
     assert "Still looking: press Enter to search for “kitten”." in response.content.decode()
 
 
+def test_the_search_box_takes_the_query_language_too(client, world):
+    client.force_login(world["viewer"])
+    html = client.get("/search/", {"q": "tags:kitten"}).content.decode()
+    assert "2 results" in html and "kitten-secret" not in html  # only what the viewer sees
+    assert 'value="tags:kitten"' in html  # the box keeps what was typed
+    assert '<details class="advanced">' in html  # and the Advanced panel stays closed
+    html = client.get("/search/", {"q": "kitten AND night"}).content.decode()
+    assert "1 result" in html and "kitten-two" in html  # AND is an operator, not a word
+    html = client.get("/search/", {"q": "tags:kitten", "type": "image"}).content.decode()
+    assert "2 results" in html  # with the other filters
+    response = client.get("/search/", {"q": "Re: kitten"})  # looks alike: words
+    assert response.status_code == 200 and "Nothing found" in response.content.decode()
+    response = client.get("/search/", {"q": "type:sculpture"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="search-q-error"' in html and "type is one of" in html
+    assert 'aria-invalid="true" aria-describedby="search-q-error"' in html
+    assert "Fix it in the search box above" in html
+    html = client.get("/search/suggest/", {"q": "tags:kitten"}).content.decode()
+    assert html.count('class="suggest-option"') == 2 and "secret" not in html
+    assert client.get("/search/suggest/", {"q": "type:sculp"}).status_code == 200
+
+
 def test_roles_outside_the_library_get_404(client, world):
     from accounts.models import Role
 
