@@ -627,7 +627,7 @@ def is_valid_id(value) -> bool:
     """A value usable as a primary key (a positive bigint)."""
     try:
         return 0 < int(value) < 2**63
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         return False
 
 

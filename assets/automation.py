@@ -52,6 +52,7 @@ from assets.models import (
 )
 from dam.errors import Conflict, NotAllowed, ServiceError, ValidationFailed
 from dam.services import audit_record
+from dam.text import same_name
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def _clean_name(name, exclude_pk: int | None) -> str:
         raise ValidationFailed("Names cannot contain NUL characters.", field="name")
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"Names have at most {NAME_MAX} characters.", field="name")
-    taken = AutomationRule.objects.filter(name__iexact=name).exclude(pk=exclude_pk)
+    taken = AutomationRule.objects.filter(same_name("name", name)).exclude(pk=exclude_pk)
     if taken.exists():
         raise Conflict(f"There is already a rule named “{name}”.", field="name")
     return name

@@ -257,7 +257,7 @@ def collection_reorder(request, collection_id: int):
     user, collection = _collection(request, collection_id)
     try:
         body = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         body = None
     order = body.get("order") if isinstance(body, dict) else None
     try:

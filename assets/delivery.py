@@ -72,7 +72,7 @@ class Transformation:
 
 
 def _int(value: str, what: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise BadTransformation(f"{what} is a whole number from {low} to {high}.")
     return int(value)
 

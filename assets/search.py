@@ -162,15 +162,18 @@ def _number(term: Compare, *, units: bool) -> float:
 def _when(term: Compare) -> tuple[datetime, datetime | None]:
     """(moment, end of day or None): a date is the whole day; `7d` is 7 days ago."""
     value = term.value.strip().lower()
-    if (m := RELATIVE_RE.match(value)) is not None:
-        return timezone.now() - int(m.group(1)) * RELATIVE[m.group(2)], None
-    if DATE_RE.match(value):
-        try:
-            day = datetime.fromisoformat(value)
-        except ValueError:
-            _error(term, f"“{term.value[:40]}” is not a date")
-        start = timezone.make_aware(day, timezone.get_current_timezone())
-        return start, start + timedelta(days=1)
+    try:
+        if (m := RELATIVE_RE.match(value)) is not None:
+            return timezone.now() - int(m.group(1)) * RELATIVE[m.group(2)], None
+        if DATE_RE.match(value):
+            try:
+                day = datetime.fromisoformat(value)
+            except ValueError:
+                _error(term, f"“{term.value[:40]}” is not a date")
+            start = timezone.make_aware(day, timezone.get_current_timezone())
+            return start, start + timedelta(days=1)
+    except OverflowError:  # 3000y ago, the day after 9999-12-31
+        _error(term, f"{term.field}: “{term.value[:40]}” is out of range")
     _error(term, f"{term.field} takes a date (2026-01-31) or an age (24h, 7d, 2w, 6m, 1y)")
     raise AssertionError  # unreachable
 

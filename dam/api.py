@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
@@ -26,7 +28,20 @@ from dam.errors import CODES, error_body
 
 log = logging.getLogger(__name__)
 
+
+class _Parser(Parser):
+    """JSON bodies PostgreSQL can store: a lone surrogate (`"\\ud800"`) is valid JSON but
+    no UTF-8, and would fail at the first query that used it; such a body answers 400
+    like any unreadable one."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError
+        return data
+
+
 api = NinjaAPI(
+    parser=_Parser(),
     title="DAM API",
     version="1",
     description="Digital asset management: folders, assets, search, sharing, delivery.",

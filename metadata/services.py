@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from accounts import policy
 from dam.errors import Conflict, NotAllowed, ValidationFailed
 from dam.services import audit_record
+from dam.text import same_name
 from metadata import engine, selectors
 from metadata.models import MetadataField, MetadataRule, MetadataValue, RuleMatch
 
@@ -442,7 +443,7 @@ def _check_flags(field: MetadataField) -> None:
 
 
 def _require_free_label(label: str, exclude_pk: int | None = None) -> None:
-    taken = MetadataField.objects.filter(label__iexact=label)
+    taken = MetadataField.objects.filter(same_name("label", label))
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
@@ -768,9 +769,9 @@ def _require_free_value(field, label=None, external_id=None, exclude_pk=None) ->
     others = field.values.all()
     if exclude_pk is not None:
         others = others.exclude(pk=exclude_pk)
-    if label is not None and others.filter(label__iexact=label).exists():
+    if label is not None and others.filter(same_name("label", label)).exists():
         raise Conflict(f"{field.label} already has the value {_quote(label)}.", field="label")
-    if external_id is not None and others.filter(external_id__iexact=external_id).exists():
+    if external_id is not None and others.filter(same_name("external_id", external_id)).exists():
         raise Conflict(
             f"{field.label} already has a value with ID {_quote(external_id)}.",
             field="external_id",

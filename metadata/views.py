@@ -318,7 +318,7 @@ def field_move(request, external_id: str):
 def _json_order(request) -> list | None:
     try:
         order = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return None
     return order.get("order") if isinstance(order, dict) else None
 

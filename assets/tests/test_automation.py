@@ -297,6 +297,12 @@ def test_a_paused_rule_does_nothing_and_catches_up_when_resumed(
     assert refreshed(a).access_mode == AccessMode.RESTRICTED
 
 
+def test_rule_names_are_unique_as_the_database_compares_them(admin, expiry):
+    date_rule(admin, name="istanbul")
+    with pytest.raises(automation.Conflict):
+        date_rule(admin, name="İstanbul")  # lower() makes them one name; upper() does not
+
+
 def test_a_sweep_run_twice_acts_once(admin, expiry, folder, django_capture_on_commit_callbacks):
     a = asset_due(folder, admin, TODAY)
     rule = date_rule(admin, days=0)

@@ -178,6 +178,10 @@ def test_drag_and_drop_saves_the_page_order(client, world):
     bad = client.post(url, json.dumps({"order": [a1, 99999]}), "application/json")
     assert bad.status_code == 422 and "Not in this collection" in bad.json()["detail"]
     assert client.post(url, "nonsense", "application/json").status_code == 422
+    deep = "[" * 100_000 + "]" * 100_000  # nested past Python's recursion limit
+    assert client.post(url, deep, "application/json").status_code == 422
+    infinite = client.post(url, '{"order": [1e400]}', "application/json")  # float("inf")
+    assert infinite.status_code == 422
     viewer = UserFactory()
     invite(world, viewer, "view")
     client.force_login(viewer)

@@ -71,7 +71,8 @@ def test_transformations_parse_to_one_spelling(text, canonical):
 @pytest.mark.parametrize(
     "text",
     ["w_0", "w_4001", "w_abc", "h_-1", "c_stretch", "f_gif", "q_0", "q_101", "x_1", "w_1,w_2",
-     "c_fill", "w_10,,h_10", "w_" + "9" * 300, "w_1\x00", "t_card", "w_1;drop table"],
+     "c_fill", "w_10,,h_10", "w_" + "9" * 300, "w_1\x00", "t_card", "w_1;drop table",
+     "w_²", "h_①"],
 )  # fmt: skip
 def test_bad_transformations_are_refused_with_a_reason(text):
     with pytest.raises(delivery.BadTransformation) as caught:

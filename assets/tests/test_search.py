@@ -264,6 +264,8 @@ def test_search_reindex_recomputes_every_search_vector(world):
         ("bytes>10XB", "bytes takes a number"),
         ("created_at>yesterday", "takes a date"),
         ("created_at=2026-02-30", "is not a date"),
+        ("created_at>3000y", "out of range"),
+        ("updated_at<=9999-12-31", "out of range"),
         ("metadata.nope:x", "no metadata field"),
         ("metadata.category:astronaut", "has no value"),
         ("metadata.category>3", "is a list"),

@@ -76,6 +76,8 @@ HOSTILE = [
     "",
     "nan",
     "2025-02-30",
+    "created_at>3000y",
+    "9999-12-31",
     "a,,b,\x00,",
     "-9223372036854775809",
     "<script>",
@@ -98,7 +100,8 @@ HOSTILE_PATH = {
 
 # JSON body values by the type the schema asks for, then values of the wrong type.
 BODY_HOSTILE = {
-    "string": ["\x00", "x" * 100_000, "ÿ\u202e\u0000", "' OR 1=1 --", ""],
+    # "\ud800": a lone surrogate, valid JSON but no UTF-8; "w_²": a digit int() refuses.
+    "string": ["\x00", "x" * 100_000, "ÿ\u202e\u0000", "' OR 1=1 --", "", "\ud800", "w_²,h_①"],
     "integer": [2**70, -1, 0, 2**63, -(2**63) - 1],
     "number": [1e308, -1.0, float("inf"), float("nan")],
     "boolean": [],
@@ -113,6 +116,7 @@ BODY_HOSTILE = {
     ],
     "object": [
         {"\x00": "\x00"},
+        {"\ud800": "\ud800"},
         {"a": {"b": {"c": []}}},
         {"x" * 1000: 2**70},
         {"": None},
@@ -887,6 +891,9 @@ def test_delivery_preset_names_with_a_nul_or_too_long_are_404(client):
         ("/api/v1/assets", "multipart/form-data; boundary=", b"--\r\n", 400),
         ("/api/v1/assets", "application/x-www-form-urlencoded; charset=utf-16", b"\xe9=1", 400),
         ("/api/v1/assets", "application/x-www-form-urlencoded", b"a=1&" * 2000, 400),
+        # A lone surrogate: valid JSON, but no UTF-8 for PostgreSQL.
+        ("/api/v1/saved-searches", "application/json", b'{"name": "\\ud800", "query": ""}', 400),
+        ("/api/v1/folders", "application/json", b'{"name": "a", "\\udfff": 1}', 400),
     ],
 )
 def test_api_bodies_django_cannot_read_are_4xx(client, url, content_type, raw, status):

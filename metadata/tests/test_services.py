@@ -125,6 +125,9 @@ def test_labels_are_unique_and_renames_apply_everywhere(master):
     services.field_create(actor=master, label="Region", type="enum", values=["EMEA"])
     with pytest.raises(Conflict):
         services.field_create(actor=master, label="region", type="string")
+    services.field_create(actor=master, label="i", type="string")
+    with pytest.raises(Conflict):  # the same to lower() (the constraint), not to upper()
+        services.field_create(actor=master, label="İ", type="string")
     folder = make_folder("/R", actor=master)
     asset = make_asset(folder, actor=master, metadata={"region": "emea"})
     value = selectors.value_get(field("region"), "emea")
@@ -145,6 +148,9 @@ def test_values_add_rename_reorder_block_and_limits(master):
     assert list(f.values.values_list("external_id", flat=True)) == ["xl", "s", "m", "l"]
     with pytest.raises(Conflict):
         services.value_create(actor=master, field=f, label="xl")
+    services.value_create(actor=master, field=f, label="i")
+    with pytest.raises(Conflict):
+        services.value_create(actor=master, field=f, label="İ")
     with pytest.raises(ValidationFailed, match="external ID can never change"):
         services.value_update(actor=master, value=xl, external_id="huge")
     services.value_update(actor=master, value=xl, blocked=True)

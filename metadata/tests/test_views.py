@@ -127,6 +127,8 @@ def test_drag_and_drop_reorder_endpoint(client, master, three_levels):
     assert list(MetadataField.objects.values_list("external_id", flat=True)) == order
     bad = client.post(url, "not json", content_type="application/json")
     assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+    deep = "[" * 100_000 + "]" * 100_000  # nested past Python's recursion limit
+    assert client.post(url, deep, content_type="application/json").status_code == 422
     assert (
         client.post(url, json.dumps({"order": ["x"]}), content_type="application/json").status_code
         == 422
