@@ -554,8 +554,26 @@ _FIELD_LABELS = {
 _DOWNLOAD_HOW = {"api": " through the API", "zip": " in a zip", "public link": " by public link"}
 
 
-def _sentence(event: AuditEvent, *, collection_name: str = "", in_history: bool = False) -> str:
-    """The verb's sentence, with the detail that is easy to say from the event's data."""
+_PRINCIPAL_TYPES = {"user": "accounts.user", "group": "auth.group"}
+
+
+def _principal(data: dict) -> tuple[str, str] | None:
+    """The (object type, id) a share event's data names as its principal, if any."""
+    principal = data.get("principal") if isinstance(data, dict) else None
+    if not isinstance(principal, dict) or principal.get("type") not in _PRINCIPAL_TYPES:
+        return None
+    return _PRINCIPAL_TYPES[principal["type"]], str(principal.get("id", ""))
+
+
+def _sentence(
+    event: AuditEvent,
+    *,
+    collection_name: str = "",
+    in_history: bool = False,
+    names: dict | None = None,
+) -> str:
+    """The verb's sentence, with the detail that is easy to say from the event's data
+    (`names`: the page's object names, for whom a share was given to)."""
     data = event.data if isinstance(event.data, dict) else {}
     verb = event.verb
     text = verb_label(verb)
@@ -574,8 +592,13 @@ def _sentence(event: AuditEvent, *, collection_name: str = "", in_history: bool 
         elif verb.startswith("asset.moderation.") and data.get("reason"):
             text = f"{text}: “{str(data['reason'])[:200]}”"
         elif verb in ("folder.share", "collection.share") and data.get("level"):
-            principal = data.get("principal") or {}
-            who = "a group" if principal.get("type") == "group" else "a user"
+            key = _principal(data)
+            named = (names or {}).get(key) if key else None
+            if named is not None:
+                kind = "group" if key[0] == "auth.group" else "user"
+                who = f"the {kind} {named.label}"
+            else:
+                who = "a group" if key and key[0] == "auth.group" else "a user"
             text = f"{text} with {who} at {data['level']}"
         elif verb in ("collection.add", "collection.remove") and "assets" in data:
             n = len(data["assets"] or [])
@@ -601,6 +624,7 @@ def rows(
     """Rows for a page of events, in a fixed number of queries (one per object type)."""
     events_ = list(events_)
     pairs = {(e.object_type, e.object_id) for e in events_ if e.object_type and e.object_id}
+    pairs |= {p for e in events_ if e.verb.endswith(".share") and (p := _principal(e.data))}
     names = _names(pairs, viewer, visible_collections=visible_collections)
     out = []
     for e in events_:
@@ -629,7 +653,9 @@ def rows(
                 actor_email=actor.email if actor else "",
                 actor_inactive=bool(actor and actor.status == UserStatus.INACTIVE),
                 verb=e.verb,
-                action=_sentence(e, collection_name=collection_name, in_history=asset is not None),
+                action=_sentence(
+                    e, collection_name=collection_name, in_history=asset is not None, names=names
+                ),
                 group=verb_group(e.verb),
                 object_type=e.object_type,
                 object_type_label=type_label,

@@ -336,6 +336,27 @@ def test_settings_objects_are_named_and_only_gone_ones_say_so(client, world):
     assert "API token #" not in page and "Saved search #" not in page
 
 
+def test_a_share_names_whom_it_was_given_to(client, world):
+    from dam.testing import GroupFactory
+
+    admin = world["admin"]
+    designers = GroupFactory(name="Designers")
+    principals = [
+        {"type": "group", "id": designers.pk},
+        {"type": "user", "id": world["ann"].pk},
+        {"type": "group", "id": 2**30},  # a group since deleted
+    ]
+    for principal in principals:
+        data = {"principal": principal, "level": "edit"}
+        _event("folder.share", actor=admin, object_type="assets.folder", object_id=8, data=data)
+    client.force_login(admin)
+    query = {"object_type": "assets.folder", "object_id": "8"}
+    html = client.get(reverse("activity"), query).content.decode()
+    assert "Shared folder with the group Designers at edit" in html
+    assert "Shared folder with the user Ann Uploader at edit" in html
+    assert "Shared folder with a group at edit" in html
+
+
 # -- CSV --------------------------------------------------------------------------------
 def _csv(response) -> list[dict]:
     assert response.status_code == 200
