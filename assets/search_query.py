@@ -132,7 +132,13 @@ def tokenize(text: str) -> list[Token]:
                 else:
                     value, end = _word(text, value_at)
                 if value == "" and (value_at >= len(text) or text[value_at] != '"'):
-                    raise QuerySyntaxError(f"“{match.group(0)}{op}” needs a value", value_at)
+                    term = f"{match.group(0)}{op}"
+                    if value_at < len(text) and text[value_at] == "(":
+                        raise QuerySyntaxError(
+                            f"“{term}” takes one value, not parentheses: write {term}a OR {term}b",
+                            value_at,
+                        )
+                    raise QuerySyntaxError(f"“{term}” needs a value", value_at)
                 field = match.group(0)
                 tokens.append(Token("compare", value, i, field=field, op=op))
                 i = end

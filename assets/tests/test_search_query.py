@@ -82,6 +82,7 @@ def test_fields_are_case_insensitive_and_lowercase_words_are_text():
         ("AND a", "needs something before it", 0),
         ('"open', "quote is never closed", 0),
         ("tags:", "needs a value", 5),
+        ("tags:(kitten AND", "takes one value, not parentheses: write tags:a OR tags:b", 5),
         ("()", "Empty parentheses", 1),
         ("NOT", "needs something after it", 3),
         ("a\x00b", "NUL", 1),
