@@ -151,12 +151,60 @@ def _narrowed(query: QueryDict, term: str) -> str:
     return "?" + q.urlencode()
 
 
-def _quoted(value: str) -> str:
-    return (
-        value
-        if value.replace("-", "").replace("_", "").isalnum()
-        else '"' + value.replace('"', '\\"') + '"'
-    )
+def _changed(query: QueryDict, **changes) -> str:
+    """The current search with filters set (or removed: None), from its first page."""
+    q = query.copy()
+    q.pop("page", None)
+    for key, value in changes.items():
+        if value:
+            q[key] = value
+        else:
+            q.pop(key, None)
+    return "?" + q.urlencode()
+
+
+def _tag_list(tags: list[str]) -> str:
+    return ", ".join(tags)
+
+
+def _facet_links(get, facets: dict, tags: list[str]) -> list:
+    """(title, [(label, n, link)]) for type, format and tags: a click sets the filter of
+    the Advanced panel it belongs to (Type, Format, Tags), shown and removable there."""
+    labels = dict(AssetType.choices)
+    out = []
+    for key, title in (("type", "Type"), ("format", "Format"), ("tags", "Tags")):
+        rows = []
+        for value, n in sorted(facets[key].items(), key=lambda kv: -kv[1]):
+            value = str(value)
+            if key == "type":
+                rows.append((labels.get(value, value), n, _changed(get, type=value)))
+            elif key == "format":
+                rows.append((value.upper(), n, _changed(get, format=value)))
+            else:
+                more = tags if value in tags else [*tags, value]
+                rows.append((value, n, _changed(get, tags=_tag_list(more))))
+        if rows:
+            out.append((title, rows))
+    return out
+
+
+def _active_filters(get, params) -> list[tuple[str, str]]:
+    """(what, link without it) for each filter set outside the text and the query."""
+    out = []
+    if params.type:
+        out.append((f"Type: {AssetType(params.type).label}", _changed(get, type=None)))
+    if params.format:
+        out.append((f"Format: {params.format.upper()}", _changed(get, format=None)))
+    for tag in params.tags:
+        rest = [t for t in params.tags if t != tag]
+        out.append((f"Tag: {tag}", _changed(get, tags=_tag_list(rest))))
+    if params.moderation_status:
+        label = ModerationStatus(params.moderation_status).label
+        out.append((f"Moderation: {label}", _changed(get, moderation_status=None)))
+    if params.access_mode:
+        label = AccessMode(params.access_mode).label
+        out.append((f"Access: {label}", _changed(get, access_mode=None)))
+    return out
 
 
 def _metadata_facets(get, facets: dict, schema) -> list:
@@ -279,22 +327,9 @@ def search_page(request):
                 facets_sampled=found.sampled,
                 ranked=search.is_ranked(params),
                 facet_sample=search.FACET_SAMPLE,
-                facets=[
-                    (
-                        title,
-                        [
-                            (value, n, _narrowed(get, f"{name}:{_quoted(str(value))}"))
-                            for value, n in sorted(facets[key].items(), key=lambda kv: -kv[1])
-                        ],
-                    )
-                    for key, title, name in (
-                        ("type", "Type", "type"),
-                        ("format", "Format", "format"),
-                        ("tags", "Tags", "tags"),
-                    )
-                    if facets[key]
-                ]
+                facets=_facet_links(get, facets, params.tags)
                 + _metadata_facets(get, facets, schema),
+                active_filters=_active_filters(get, params),
             )
     return render(request, "assets/search.html", context, status=status)
 

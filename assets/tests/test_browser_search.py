@@ -48,7 +48,14 @@ def test_search_from_the_top_bar_narrow_fix_a_mistake_and_save(live_server, page
 
     facets.get_by_role("link", name="night").click()  # a facet narrows
     expect(page.get_by_role("heading", name="1 result")).to_be_visible()
-    expect(page.get_by_label("Query")).to_have_value("tags:night")
+    expect(page.get_by_label("Tags (all of)")).to_have_value("night")  # the panel's filter
+    chip = page.get_by_role("list", name="Active filters").get_by_role("link")
+    expect(chip).to_have_accessible_name("Remove filter Tag: night")
+    screenshot(page, "search-active-filter")
+    chip.click()  # and it comes off again
+    expect(page.get_by_role("heading", name="2 results")).to_be_visible()
+    expect(page.get_by_label("Tags (all of)")).to_have_value("")
+    page.get_by_text("Advanced search", exact=True).click()
 
     page.get_by_label("Query").fill("(tags:kitten OR tags:puppy")
     page.get_by_role("button", name="Search", exact=True).click()

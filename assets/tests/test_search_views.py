@@ -33,9 +33,18 @@ def test_results_and_facets_for_a_restricted_user(client, world):
     client.force_login(world["viewer"])
     html = client.get("/search/", {"q": "kitten"}).content.decode()
     assert "2 results" in html and "kitten-secret" not in html and "secret" not in html
-    assert 'href="?q=kitten&amp;expression=tags%3Anight"' in html  # a facet narrows
-    narrowed = client.get("/search/", {"q": "kitten", "expression": "tags:night"})
-    assert "1 result" in narrowed.content.decode()
+    assert 'href="?q=kitten&amp;tags=night"' in html  # a facet sets the panel's filter
+    assert 'href="?q=kitten&amp;type=image"' in html and ">Image</a>" in html  # by its label
+    assert 'href="?q=kitten&amp;format=jpg"' in html and ">JPG</a>" in html
+    narrowed = client.get("/search/", {"q": "kitten", "tags": "night"}).content.decode()
+    assert "1 result" in narrowed
+    assert 'aria-label="Remove filter Tag: night" href="?q=kitten"' in narrowed or (
+        'href="?q=kitten" aria-label="Remove filter Tag: night"' in narrowed
+    )
+    both = client.get("/search/", {"q": "kitten", "tags": "kitten, night", "type": "image"})
+    html = both.content.decode()
+    assert 'href="?q=kitten&amp;tags=kitten&amp;type=image"' in html  # without "night"
+    assert 'href="?q=kitten&amp;tags=kitten%2C+night"' in html  # without the type
 
 
 def test_past_the_limit_the_page_says_more_than(client, world, monkeypatch):
