@@ -137,9 +137,16 @@ def test_a_text_field_is_exactly_in_the_advanced_panel_and_saves_whole(live_serv
     metadata_services.field_create(
         actor=admin, label="Photographer", type="string", external_id="photographer"
     )
-    for name, who in (("kitten-day.jpg", "Ana Silva"), ("kitten-night.png", "Ana")):
+    metadata_services.field_create(
+        actor=admin, label="Region", type="enum", values=["EMEA", "APAC"], external_id="region"
+    )
+    for name, who, region in (
+        ("kitten-day.jpg", "Ana Silva", "apac"),
+        ("kitten-night.png", "Ana", "emea"),
+    ):
         asset = Asset.objects.get(original_filename=name)
-        services.asset_update(actor=admin, asset=asset, metadata={"photographer": who})
+        metadata = {"photographer": who, "region": region}
+        services.asset_update(actor=admin, asset=asset, metadata=metadata)
     login(page, live_server.url, viewer.email)
     page.goto(f"{live_server.url}/search/")
     page.get_by_text("Advanced search", exact=True).click()
@@ -155,6 +162,21 @@ def test_a_text_field_is_exactly_in_the_advanced_panel_and_saves_whole(live_serv
     expect(results.get_by_role("link", name="kitten-day")).to_be_visible()
     expect(page.get_by_label("How Photographer matches")).to_have_value("exact")
     screenshot(page, "search-text-field-exactly")
+
+    # A list field is a group of checkboxes (any of); dates say which box is which.
+    page.get_by_label("Photographer", exact=True).fill("")
+    region = page.get_by_role("group", name="Region (any of)")
+    region.get_by_role("checkbox", name="EMEA").check()
+    expect(page.get_by_label("Created from")).to_be_visible()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="1 result")).to_be_visible()
+    expect(results.get_by_role("link", name="kitten-night")).to_be_visible()
+    expect(region.get_by_role("checkbox", name="EMEA")).to_be_checked()
+    screenshot(page, "search-advanced-lists-and-dates")
+    region.get_by_role("checkbox", name="EMEA").uncheck()
+    page.get_by_label("Photographer", exact=True).fill("ANA SILVA")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(results.get_by_role("link", name="kitten-day")).to_be_visible()
 
     page.get_by_label("Save this search as").fill("Ana's")
     page.get_by_role("button", name="Save search").click()
