@@ -9,8 +9,8 @@ from datetime import date
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 640, 180
-LEFT, BOTTOM, TOP = 56, 22, 10
+WIDTH, HEIGHT = 420, 170  # about the width a card shows it at: 13px text stays ~11px
+LEFT, BOTTOM, TOP = 64, 24, 12
 
 
 def _frame(title: str, summary: str, body: str, peak_label: str, labels: list) -> SafeString:
