@@ -96,3 +96,22 @@ def test_comment_and_edit_tags_on_the_asset_page(live_server, page):
     # Edit level cannot delete: no delete button.
     expect(page.get_by_role("button", name="Delete asset…")).to_have_count(0)
     screenshot(page, "asset-edit-comments")
+
+
+def test_bulk_actions_stay_in_reach_below_the_fold(live_server, page):
+    admin = AdminFactory()
+    folder = make_folder("/Many", actor=admin)
+    for i in range(10):
+        make_asset(folder, actor=admin, name=f"tile-{i:02d}.jpg")
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server.url, admin.email)
+    page.goto(f"{live_server.url}/library/folders/{folder.pk}/")
+    last = page.get_by_role("checkbox", name="Select tile-00")  # newest first: last tile
+    last.scroll_into_view_if_needed()
+    last.check()
+    toolbar = page.get_by_role("toolbar", name="Bulk actions")
+    expect(toolbar).to_contain_text("1 selected")
+    assert page.evaluate("window.scrollY") > 1000  # far down the page
+    box = toolbar.bounding_box()
+    assert box is not None and 56 <= box["y"] < 844  # still on screen, under the top bar
+    screenshot(page, "bulk-bar-sticky", full_page=False)
