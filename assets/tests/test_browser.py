@@ -278,7 +278,9 @@ def test_tags_typed_next_to_upload_go_with_the_files(live_server, page, tmp_path
 
     login(page, live_server.url, admin.email)
     _open_folder(page, "Inbox")
+    page.get_by_text("Upload options", exact=False).click()
     page.get_by_label("Tags for uploads").fill("summer, launch")
+    expect(page.get_by_text("Upload options: 2 tags")).to_be_visible()  # said when closed too
     page.get_by_label("Upload files").set_input_files(clip)
     row, _bar = _upload_row(page, "brochure.pdf")
     expect(row.get_by_role("status")).to_have_text("Uploaded")

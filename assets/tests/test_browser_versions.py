@@ -63,6 +63,7 @@ def test_admin_overwrites_with_a_preset_and_restores_version_one(live_server, pa
     folders = page.get_by_role("complementary", name="Folders")
     folders.get_by_role("link", name="Campaigns", exact=True).click()
     expect(page.get_by_role("heading", level=1, name="Campaigns")).to_be_visible()
+    page.get_by_text("Upload options", exact=False).click()  # the preset lives there
     preset_select = page.get_by_label("Preset")
     expect(preset_select).to_have_value("auto")
     preset_select.select_option("replace")

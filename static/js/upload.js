@@ -93,6 +93,22 @@
 
   function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 
+  // "Upload options" says, closed, what the next uploads will get: ": 2 tags, preset web".
+  const optionsState = document.querySelector("[data-upload-options-state]");
+  function showOptions() {
+    if (!optionsState) return;
+    const tags = uploadTags().split(",").map((t) => t.trim()).filter(Boolean).length;
+    const select = document.getElementById("upload-preset");
+    const parts = [];
+    if (tags) parts.push(tags === 1 ? "1 tag" : `${tags} tags`);
+    if (select && select.value !== "auto") parts.push(select.value ? `preset ${select.value}` : "no preset");
+    optionsState.textContent = parts.length ? `: ${parts.join(", ")}` : "";
+  }
+  ["upload-tags", "upload-preset"].forEach((id) => {
+    const field = document.getElementById(id);
+    if (field) ["input", "change"].forEach((type) => field.addEventListener(type, showOptions));
+  });
+
   function backoff(failures) {
     const base = Math.min(15000, 500 * Math.pow(2, failures - 1));
     return base / 2 + Math.random() * (base / 2);
