@@ -527,9 +527,11 @@ def _settings_names(by_type: dict[str, list[int]], names: dict, viewer) -> None:
             names["assets.uploadsession", str(u.pk)] = _Named(u.filename)
     if ids := by_type.get("accounts.apitoken"):
         tokens = ApiToken.objects.filter(pk__in=ids).only("id", "name", "prefix", "revoked_at")
+        managers = policy.can_manage_users(viewer)  # the key's first characters: for them
         for t in tokens:
             gone = "revoked" if t.revoked_at else ""
-            names["accounts.apitoken", str(t.pk)] = _Named(f"{t.name} ({t.prefix}…)", "", gone)
+            label = f"{t.name} ({t.prefix}…)" if managers else t.name
+            names["accounts.apitoken", str(t.pk)] = _Named(label, "", gone)
     if ids := by_type.get("dam.preferences"):
         for pk in Preferences.objects.filter(pk__in=ids).values_list("pk", flat=True):
             names["dam.preferences", str(pk)] = _Named("Preferences")

@@ -334,6 +334,11 @@ def test_settings_objects_are_named_and_only_gone_ones_say_so(client, world):
     assert "Deleted" in rows["Old code"] and "Revoked" in rows["CI deploy"]
     assert "Upload preset #" not in page and "Metadata field #" not in page
     assert "API token #" not in page and "Saved search #" not in page
+    assert f"CI deploy ({token.prefix}…)" in page
+    client.force_login(UserFactory(role=Role.REPORTS))  # the report, without the key's start
+    page = client.get(reverse("activity"), {"page_size": 200}).content.decode()
+    assert "CI deploy" in page and token.prefix not in page
+    assert 'href="/settings/upload-presets/' not in page  # no links to pages they can't open
 
 
 def test_a_share_names_whom_it_was_given_to(client, world):
