@@ -27,7 +27,16 @@ from django.utils import timezone
 from accounts import policy
 from accounts.policy import Level
 from assets.models import AccessMode, Asset, AssetType, ModerationStatus
-from assets.search_query import And, Compare, Not, QuerySyntaxError, Text, parse, tokenize
+from assets.search_query import (
+    And,
+    Compare,
+    Not,
+    Or,
+    QuerySyntaxError,
+    Text,
+    parse,
+    tokenize,
+)
 from dam.errors import ServiceError
 
 # Every statement of one search stops after this long (a full scan of a rare part of a
@@ -80,6 +89,7 @@ class Params:
     created_by: int | None = None
     sort: str = "-created_at"
     similar: object | None = None  # an Asset the user may see: find visually similar ones
+    rank: str = ""  # words for best match when `q` is empty (a query typed in a box)
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -343,7 +353,8 @@ def matching(user, params: Params, schema=None) -> QuerySet:
 
 def is_ranked(params: Params) -> bool:
     """Best match on words (not look-alikes)."""
-    return params.similar is None and params.sort == "relevance" and bool(_words(params.q))
+    words = params.q or params.rank
+    return params.similar is None and params.sort == "relevance" and bool(_words(words))
 
 
 def _order(params: Params) -> tuple:
@@ -352,7 +363,7 @@ def _order(params: Params) -> tuple:
     if params.similar is not None:
         return F("distance"), False, True  # closest first
     if is_ranked(params):
-        return SearchRank(F("search_vector"), text_query(params.q)), True, True
+        return SearchRank(F("search_vector"), text_query(params.q or params.rank)), True, True
     return {
         "created_at": (F("created_at"), False, False),
         "display_name": (Lower("display_name"), False, False),
@@ -449,18 +460,15 @@ def bounded(limit_ms: int | None = None):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT set_config('dam.was_statement_timeout', "
-                    "current_setting('statement_timeout'), true), "
+                    "SELECT current_setting('statement_timeout'), "
                     "set_config('statement_timeout', %s, true)",
                     [f"{int(limit)}ms"],
                 )
+                was = cursor.fetchone()[0]
             yield
-            if nested:
+            if nested:  # the caller's transaction goes on: its own limit again
                 with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT set_config('statement_timeout', "
-                        "current_setting('dam.was_statement_timeout'), true)"
-                    )
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [was])
     except OperationalError as exc:
         from psycopg.errors import QueryCanceled
 
@@ -556,7 +564,8 @@ def find(
     collect = SMALL_LIBRARY if few else COUNT_LIMIT
     key, desc, ids_desc = _order(params)
     order = f"k {'DESC' if desc else 'ASC'}, pk {'DESC' if ids_desc else 'ASC'}"
-    read = matches.order_by().annotate(k=key).values("pk", "k", *FACETED)[: collect + 1]
+    columns = FACETED if with_facets else ()
+    read = matches.order_by().annotate(k=key).values("pk", "k", *columns)[: collect + 1]
     try:
         sql, args = read.query.sql_with_params()
     except EmptyResultSet:  # nothing can match (no access, a look-alike without a hash)
@@ -611,22 +620,61 @@ BOX_FIELDS = frozenset(
 )  # fmt: skip
 
 
+_BOX_TERM = re.compile(
+    r"(?:^|[\s(])(?:" + "|".join(sorted(BOX_FIELDS)) + r"|metadata\.[\w-]+|context\.[\w-]+)"
+    r"(?:>=|<=|!=|:|=|>|<)"
+)
+
+
+def _known_field(token) -> bool:
+    return token.kind == "compare" and (
+        token.field in BOX_FIELDS or token.field.startswith(("metadata.", "context."))
+    )
+
+
 def box_is_query(text: str) -> bool:
-    """Whether a search box's text is the query language rather than words: it has AND,
-    OR or NOT, or a term of a known field (`tags:kitten`, `metadata.region=emea`). Text
-    that only looks alike ("Re: budget", "photo:1") stays words."""
+    """Whether a search box's text is the query language rather than words: it has a term
+    of a known field (`tags:kitten`, `metadata.region=emea`; a mistake in one is shown,
+    not searched for as words), or AND, OR or NOT between words that parse (`kitten OR
+    puppy`). Text that only looks alike stays words: "Re: budget", "Portland OR", and
+    text in capitals ("NOT FOR SALE")."""
+    text = text[:2000]
     try:
-        tokens = tokenize(text[:2000])
+        tokens = tokenize(text)
+    except QuerySyntaxError as exc:  # a field's term gone wrong, or just odd text
+        return bool(_BOX_TERM.search(text[: exc.position + 1]))
+    if any(_known_field(t) for t in tokens):
+        return True
+    if not any(t.kind in ("AND", "OR", "NOT") for t in tokens):
+        return False
+    words = [t.value for t in tokens if t.kind in ("word", "phrase")]
+    if not words or all(w == w.upper() for w in words):  # capitals: a heading, not a query
+        return False
+    try:
+        parse(text)
     except QuerySyntaxError:
         return False
-    return any(
-        t.kind in ("AND", "OR", "NOT")
-        or (
-            t.kind == "compare"
-            and (t.field in BOX_FIELDS or t.field.startswith(("metadata.", "context.")))
-        )
-        for t in tokens
-    )
+    return True
+
+
+def ranking_words(expression: str) -> str:
+    """The words an expression asks for (not under NOT), for best match of a query typed
+    in a search box."""
+    try:
+        tree = parse(expression[:2000])
+    except QuerySyntaxError:
+        return ""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, Text):
+            found.append(node.value)
+        elif isinstance(node, (And, Or)):
+            for child in node.nodes:
+                walk(child)
+
+    walk(tree)
+    return " ".join(found)[:500]
 
 
 def has_words(text: str) -> bool:

@@ -180,6 +180,8 @@ def _facet_links(get, facets: dict, tags: list[str]) -> list:
                 rows.append((labels.get(value, value), n, _changed(get, type=value)))
             elif key == "format":
                 rows.append((value.upper(), n, _changed(get, format=value)))
+            elif "," in value:  # the Tags field splits on commas: a query term instead
+                rows.append((value, n, _narrowed(get, f"tags:{_quote_value(value)}")))
             else:
                 more = tags if value in tags else [*tags, value]
                 rows.append((value, n, _changed(get, tags=_tag_list(more))))
@@ -223,6 +225,14 @@ def _metadata_facets(get, facets: dict, schema) -> list:
     return out
 
 
+def _mistake(expression: str, schema) -> QuerySyntaxError | None:
+    try:
+        search.expression_filter(expression, schema)
+    except QuerySyntaxError as exc:
+        return exc
+    return None
+
+
 @login_required
 @require_GET
 def search_page(request):
@@ -249,13 +259,12 @@ def search_page(request):
     panel = panel_terms(get, schema)
     if panel:
         params.expression = _and(typed, panel)
-    box, box_error = params.q, None
+    box, box_error, typed_error = params.q, None, None
     if search.box_is_query(box):  # `tags:kitten` typed in the box: the language
-        try:
-            search.expression_filter(box, schema)  # alone, for the box's own positions
-        except QuerySyntaxError as exc:
-            box_error = exc
-        params.q = ""
+        # Each part checked alone, so a mistake's position is counted in its own field.
+        box_error = _mistake(box, schema)
+        typed_error = _mistake(typed, schema) if typed else None
+        params.q, params.rank = "", search.ranking_words(box)
         params.expression = _and(box, [f"({params.expression})"] if params.expression else [])
     searched = any(
         (params.q, params.expression, params.type, params.format, params.tags,
@@ -298,7 +307,8 @@ def search_page(request):
     context["current_query"] = with_panel(get, panel)
     context["saved"] = list(SavedSearch.objects.filter(user=user)[:200])
     status = 200
-    if box_error is not None:
+    if box_error is not None or typed_error is not None:
+        context["syntax_error"] = typed_error
         status = 400
     elif searched:
         try:

@@ -220,6 +220,7 @@ def test_suggestions_while_typing_in_the_top_bar(live_server, page):
     expect(suggestions.get_by_role("option")).to_have_count(3)  # two assets and "See all"
     expect(suggestions.get_by_role("option", name="kitten-day")).to_be_visible()
     expect(suggestions.get_by_text("kitten-secret")).to_have_count(0)  # another folder
+    expect(page.get_by_text("2 suggestions, arrow keys to choose")).to_be_attached()  # said
     screenshot(page, "search-suggestions")
 
     box.press("Escape")  # closes, the text stays
@@ -241,6 +242,12 @@ def test_suggestions_while_typing_in_the_top_bar(live_server, page):
     box.press("Enter")
     expect(page.get_by_role("heading", name="Nothing found")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/search/\?q=zebra$"))
+
+    box = page.get_by_role("combobox", name="Search the library")
+    box.fill("")
+    box.press_sequentially("night", delay=40)
+    suggestions.get_by_role("option", name="kitten-night").click()  # a click opens it too
+    expect(page.get_by_role("heading", name="kitten-night", level=1)).to_be_visible()
 
 
 def test_the_search_box_takes_the_query_language(live_server, page):

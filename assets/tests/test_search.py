@@ -555,6 +555,13 @@ def test_a_search_past_the_time_limit_is_stopped_with_a_clear_answer(world):
         cursor.execute("SELECT pg_sleep(0.5)")
     assert "took longer than 0.1 seconds" in info.value.message
     assert info.value.code == "search_timeout" and info.value.status == 400
+    # Nested: each puts back what it found.
+    with search_module.bounded(7000), connection.cursor() as cursor:
+        with search_module.bounded(3000):
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "3s"
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "7s"
     # A quick one runs, and the limit is put back after.
     with search_module.bounded(5000), connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
@@ -578,6 +585,12 @@ def test_a_search_past_the_time_limit_is_stopped_with_a_clear_answer(world):
         ("photo:1", False),
         ("kitten and sofa", False),  # operators are upper case
         ('"summer campaign', False),  # an unclosed quote: words
+        ("Portland OR", False),  # an operator with nothing after it: words
+        ("kitten OR", False),
+        ("NOT FOR SALE", False),  # capitals: a heading, not a query
+        ("tags:(kitten OR night)", True),  # a field's term gone wrong: shown as a mistake
+        ("created_at>", True),
+        ('tags:kitten "draft', True),
         ("", False),
     ],
 )

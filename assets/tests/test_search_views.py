@@ -47,6 +47,17 @@ def test_results_and_facets_for_a_restricted_user(client, world):
     assert 'href="?q=kitten&amp;tags=kitten%2C+night"' in html  # without the type
 
 
+def test_a_tag_with_a_comma_narrows_as_a_query_term(client, world):
+    from assets.models import Asset
+
+    Asset.objects.filter(display_name="kitten-one").update(tags=["kitten", "red, blue"])
+    client.force_login(world["viewer"])
+    html = client.get("/search/", {"q": "kitten"}).content.decode()
+    assert 'href="?q=kitten&amp;expression=tags%3A%22red%2C+blue%22"' in html
+    narrowed = client.get("/search/", {"q": "kitten", "expression": 'tags:"red, blue"'})
+    assert "1 result" in narrowed.content.decode()
+
+
 def test_past_the_limit_the_page_says_more_than(client, world, monkeypatch):
     from assets import search
 
@@ -121,7 +132,7 @@ def test_suggestions_while_typing(client, world, django_assert_max_num_queries):
     client.force_login(world["viewer"])
     html = client.get("/search/suggest/", {"q": "kit"}).content.decode()
     assert 'role="option"' in html and "kitten" in html and "secret" not in html
-    assert "See all results for “kit”" in html and 'href="/search/?q=kit"' in html
+    assert "See all results for “kit”" in html and 'data-href="/search/?q=kit"' in html
     assert client.get("/search/suggest/", {"q": "k"}).content.decode().strip() == ""
     html = client.get("/search/suggest/", {"q": "zebra"}).content.decode()
     assert "No assets match “zebra”." in html and 'aria-disabled="true"' in html
@@ -162,6 +173,15 @@ def test_the_search_box_takes_the_query_language_too(client, world):
     assert 'id="search-q-error"' in html and "type is one of" in html
     assert 'aria-invalid="true" aria-describedby="search-q-error"' in html
     assert "Fix it in the search box above" in html
+    both = client.get("/search/", {"q": "tags:kitten", "expression": "width>abc"})
+    html = both.content.decode()  # the Query field's mistake, counted in that field
+    assert both.status_code == 400 and "(at character 1)" in html
+    assert 'id="search-expression-error"' in html
+    # Best match ranks by the query's words: "one" first, though it is the older one.
+    html = client.get("/search/", {"q": "one OR tags:kitten", "sort": "relevance"}).content
+    assert html.decode().index("kitten-one") < html.decode().index("kitten-two")
+    html = client.get("/search/", {"q": "one OR tags:kitten"}).content  # newest first
+    assert html.decode().index("kitten-two") < html.decode().index("kitten-one")
     html = client.get("/search/suggest/", {"q": "tags:kitten"}).content.decode()
     assert html.count('class="suggest-option"') == 2 and "secret" not in html
     assert client.get("/search/suggest/", {"q": "type:sculp"}).status_code == 200

@@ -5,8 +5,13 @@
   "use strict";
   const input = document.getElementById("topbar-q");
   const list = document.getElementById("topbar-suggest");
+  const status = document.getElementById("topbar-suggest-status");
   if (!input || !list) return;
   let active = -1;
+
+  function follow(option) {
+    if (option && option.dataset.href) window.location.assign(option.dataset.href);
+  }
 
   const options = () =>
     Array.from(list.querySelectorAll('[role="option"]:not([aria-disabled="true"])'));
@@ -34,6 +39,12 @@
     if (event.target !== list) return;
     choose(-1);
     show(document.activeElement === input && input.value.trim() !== "");
+    if (status) {  // said once per answer, for screen readers
+      const found = list.querySelectorAll("[data-href]").length - 1;
+      status.textContent = list.children.length === 0 ? ""
+        : found > 0 ? `${found} suggestion${found === 1 ? "" : "s"}, arrow keys to choose`
+        : "No suggestions";
+    }
   });
 
   input.addEventListener("input", () => {
@@ -58,13 +69,13 @@
       show(false);
     } else if (event.key === "Enter" && !list.hidden && active >= 0 && all[active]) {
       event.preventDefault();
-      const link = all[active].querySelector("a");
-      if (link) window.location.assign(link.href);
+      follow(all[active]);
     }
   });
 
-  // A click on a suggestion keeps the focus in the box until the link is followed.
+  // A click on a suggestion keeps the focus in the box, then opens it.
   list.addEventListener("mousedown", (event) => event.preventDefault());
+  list.addEventListener("click", (event) => follow(event.target.closest("[data-href]")));
   input.addEventListener("blur", () => show(false));
   input.addEventListener("focus", () => show(input.value.trim() !== ""));
 })();

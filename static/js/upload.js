@@ -108,6 +108,8 @@
     const field = document.getElementById(id);
     if (field) ["input", "change"].forEach((type) => field.addEventListener(type, showOptions));
   });
+  showOptions();  // a browser may have restored the fields with the page
+  window.addEventListener("pageshow", showOptions);
 
   function backoff(failures) {
     const base = Math.min(15000, 500 * Math.pow(2, failures - 1));
