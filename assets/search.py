@@ -677,24 +677,45 @@ def ranking_words(expression: str) -> str:
     return " ".join(found)[:500]
 
 
-def has_words(text: str) -> bool:
-    """Whether `text` holds a word free-text search can look for."""
-    return bool(_words(text))
-
-
-def suggestions(user, text: str, *, limit: int = SUGGEST_LIMIT) -> list[Asset]:
-    """The assets that best match what is being typed (the last word as a prefix), for
-    the top bar's box: the search's own matching, permission filter and best-match
-    order, without facets or a count. Nothing for fewer than SUGGEST_MIN_CHARS."""
-    text = text.replace("\x00", "").strip()[:500]
-    if len(text) < SUGGEST_MIN_CHARS or not has_words(text):
-        return []
-    query = box_is_query(text)  # `tags:kitten`: the language, newest first
-    params = Params(expression=text) if query else Params(q=text, sort="relevance")
+def _mistake(expression: str, schema) -> QuerySyntaxError | None:
     try:
-        found = find(user, params, with_facets=False)
-    except QuerySyntaxError:  # still being typed
-        return []
+        expression_filter(expression, schema)
+    except QuerySyntaxError as exc:
+        return exc
+    return None
+
+
+def take_box_query(
+    params: Params, schema, typed: str = ""
+) -> tuple[QuerySyntaxError | None, QuerySyntaxError | None]:
+    """When a search box's text (`params.q`) is the query language (box_is_query), it
+    becomes part of `params.expression` and its words rank best match. Returns the
+    mistakes of the box and of the `typed` expression, each checked alone, so a mistake's
+    position is counted in its own field."""
+    box = params.q
+    if not box_is_query(box):
+        return None, None
+    errors = _mistake(box, schema), _mistake(typed, schema) if typed else None
+    params.q, params.rank = "", ranking_words(box)
+    params.expression = f"({box}) ({params.expression})" if params.expression else f"({box})"
+    return errors
+
+
+def suggestions(user, text: str, *, limit: int = SUGGEST_LIMIT) -> list[Asset] | None:
+    """The assets that best match what is being typed (the last word as a prefix, or a
+    query as in the search box), for the top bar's box: the search's own matching,
+    permission filter and best-match order, without facets or a count. None when there is
+    nothing to look for yet (fewer than SUGGEST_MIN_CHARS, no word)."""
+    text = text.replace("\x00", "").strip()[:500]
+    if len(text) < SUGGEST_MIN_CHARS or not _words(text):
+        return None
+    from metadata import selectors as metadata_selectors
+
+    schema = metadata_selectors.schema_get()
+    params = Params(q=text, sort="relevance")
+    if any(take_box_query(params, schema)):
+        return []  # a query still being typed
+    found = find(user, params, schema=schema, with_facets=False)
     return list(found.rows[:limit])
 
 

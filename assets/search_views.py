@@ -225,14 +225,6 @@ def _metadata_facets(get, facets: dict, schema) -> list:
     return out
 
 
-def _mistake(expression: str, schema) -> QuerySyntaxError | None:
-    try:
-        search.expression_filter(expression, schema)
-    except QuerySyntaxError as exc:
-        return exc
-    return None
-
-
 @login_required
 @require_GET
 def search_page(request):
@@ -259,13 +251,8 @@ def search_page(request):
     panel = panel_terms(get, schema)
     if panel:
         params.expression = _and(typed, panel)
-    box, box_error, typed_error = params.q, None, None
-    if search.box_is_query(box):  # `tags:kitten` typed in the box: the language
-        # Each part checked alone, so a mistake's position is counted in its own field.
-        box_error = _mistake(box, schema)
-        typed_error = _mistake(typed, schema) if typed else None
-        params.q, params.rank = "", search.ranking_words(box)
-        params.expression = _and(box, [f"({params.expression})"] if params.expression else [])
+    box = params.q
+    box_error, typed_error = search.take_box_query(params, schema, typed)  # `tags:kitten`
     searched = any(
         (params.q, params.expression, params.type, params.format, params.tags,
          params.moderation_status, params.access_mode, params.similar, params.created_by)
@@ -351,14 +338,13 @@ def search_suggest(request):
     user may see and a link to every result; the full search if finding them is slow."""
     user = policy.library_user_or_404(request.user)
     text = _clean(request.GET.get("q", ""), 500)
-    assets, slow = [], False
+    assets, slow = None, False
     try:
         with search.bounded(search.SUGGEST_TIMEOUT_MS):
             assets = search.suggestions(user, text)
     except search.SearchTooSlow:
-        slow = True
-    shown = len(text) >= search.SUGGEST_MIN_CHARS and search.has_words(text)
-    context = {"q": text, "assets": assets, "slow": slow, "shown": shown}
+        assets, slow = [], True
+    context = {"q": text, "assets": assets or [], "slow": slow, "shown": assets is not None}
     return render(request, "assets/_suggestions.html", context)
 
 

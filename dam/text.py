@@ -1,4 +1,4 @@
-"""Small wording helpers shared by pages."""
+"""Small text helpers shared by pages and services: wording, and names compared in any case."""
 
 from __future__ import annotations
 

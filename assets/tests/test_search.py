@@ -602,12 +602,13 @@ def test_suggestions_are_the_best_visible_matches_of_what_is_typed(world):
     admin, viewer = world["admin"], world["viewer"]
 
     def names(user, text: str) -> list[str]:
-        return [a.display_name for a in search_module.suggestions(user, text)]
+        return [a.display_name for a in search_module.suggestions(user, text) or []]
 
     assert set(names(admin, "kit")) == {"kitten-on-sofa", "secret-kitten"}  # a prefix
     assert names(viewer, "kit") == ["kitten-on-sofa"]  # never one the viewer cannot see
     assert names(fresh_user(UserFactory()), "kit") == []  # no grants: nothing
     assert names(admin, "k") == [] and names(admin, "  ") == [] and names(admin, "%_") == []
+    assert search_module.suggestions(admin, "k") is None  # nothing asked yet
     for i in range(8):
         make_asset(world["brand"], actor=admin, name=f"kitten-{i}.jpg", tags=["kitten"])
     assert len(names(viewer, "kitten")) == search_module.SUGGEST_LIMIT
